@@ -1,0 +1,1 @@
+"""agency: a deterministic simulator for agents that coordinate through AGENCY.md."""
