@@ -66,9 +66,7 @@ class LeaseConflict(LockError):
     """
 
     def __init__(self, resource: str, holder: str, expires_at: float):
-        super().__init__(
-            f"{resource!r} is held by {holder!r} until t={expires_at:g}s"
-        )
+        super().__init__(f"{resource!r} is held by {holder!r} until t={expires_at:g}s")
         self.resource = resource
         self.holder = holder
         self.expires_at = expires_at
@@ -101,9 +99,7 @@ class ClaimTimeout(LockError, TimeoutError):
     """A claim-with-wait reached its timeout before the resource was free."""
 
     def __init__(self, resource: str, owner: str, timeout: float):
-        super().__init__(
-            f"{owner!r} waited {timeout:g}s for {resource!r} and gave up"
-        )
+        super().__init__(f"{owner!r} waited {timeout:g}s for {resource!r} and gave up")
         self.resource = resource
         self.owner = owner
         self.timeout = timeout
