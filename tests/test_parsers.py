@@ -1,0 +1,414 @@
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import BaseModel
+from referencing import Registry, Resource
+
+import utils.parsers
+from utils.errors import JSONParseError, SchemaValidationError
+from utils.parsers import (
+    _DepthGauge,
+    _walk,
+    aiter_json_items,
+    iter_json_items,
+    parse_json,
+)
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+JSON_SUITE = CORPORA / "nst-JSONTestSuite" / "test_parsing"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+def test_module_doctests_pass() -> None:
+    results = doctest.testmod(utils.parsers)
+
+    assert results.failed == 0
+    assert results.attempted > 0
+
+
+def test_parses_text_and_bytes() -> None:
+    document = '{"a": [1, 2.5, "x", true, null]}'
+
+    assert parse_json(document) == {"a": [1, 2.5, "x", True, None]}
+    assert parse_json(document.encode()) == {"a": [1, 2.5, "x", True, None]}
+
+
+def test_malformed_json_reports_line_column_and_caret() -> None:
+    document = '{\n  "a": 1,\n  "b": tru\n}'
+
+    with pytest.raises(JSONParseError) as caught:
+        parse_json(document)
+
+    error = caught.value
+    assert (error.line, error.column, error.offset) == (3, 8, 19)
+    assert error.snippet == '  "b": tru'
+    assert str(error).endswith('\n    "b": tru\n         ^')
+
+
+def test_offsets_count_bytes_for_byte_input() -> None:
+    document = '{"é": x}'
+
+    with pytest.raises(JSONParseError) as from_text:
+        parse_json(document)
+    with pytest.raises(JSONParseError) as from_bytes:
+        parse_json(document.encode())
+
+    assert from_text.value.offset == 6
+    assert from_bytes.value.offset == 7
+    assert from_text.value.column == from_bytes.value.column == 7
+
+
+def test_deep_nesting_is_a_clean_error() -> None:
+    document = "[" * 100_000
+
+    with pytest.raises(JSONParseError, match=r"^nesting deeper than max_depth=512"):
+        parse_json(document)
+
+
+def test_nesting_up_to_max_depth_is_accepted() -> None:
+    document = "[" * 512 + "]" * 512
+
+    result = parse_json(document)
+
+    assert isinstance(result, list)
+
+
+def test_nesting_error_points_at_first_bracket_too_deep() -> None:
+    document = '{"a": ' + "[" * 20 + "]" * 20 + "}"
+
+    with pytest.raises(JSONParseError) as caught:
+        parse_json(document, max_depth=10)
+
+    assert caught.value.offset == document.index("[") + 9
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    document = json.dumps([{"open": "[{" * 600, "close": "]}" * 600}] * 3)
+
+    result = parse_json(document)
+
+    assert result[0]["open"] == "[{" * 600
+
+
+def test_escaped_quotes_do_not_hide_nesting() -> None:
+    document = '["\\"' + '\\\\", ' + "[" * 20 + "]" * 20 + "]"
+
+    with pytest.raises(JSONParseError, match="max_depth=10"):
+        parse_json(document, max_depth=10)
+
+
+def test_invalid_utf8_reports_byte_offset() -> None:
+    document = b'{"a": "ok",\n "b": "\xff"}'
+
+    with pytest.raises(JSONParseError) as caught:
+        parse_json(document)
+
+    assert caught.value.offset == 19
+    assert (caught.value.line, caught.value.column) == (2, 8)
+    assert caught.value.reason.startswith("invalid UTF-8: byte 0xff at byte offset 19")
+
+
+def test_utf8_bom_is_skipped_in_bytes() -> None:
+    document = b"\xef\xbb\xbf[1]"
+
+    assert parse_json(document) == [1]
+
+
+def test_bom_in_text_is_refused() -> None:
+    with pytest.raises(JSONParseError, match="BOM"):
+        parse_json("\ufeff[1]")
+
+
+def test_utf16_is_refused_with_a_clear_message() -> None:
+    document = "[1]".encode("utf-16")
+
+    with pytest.raises(JSONParseError, match="UTF-16"):
+        parse_json(document)
+
+
+def test_duplicate_key_is_an_error_naming_the_key() -> None:
+    document = '{"a": 1, "b": {"c": 1, "c": 2}}'
+
+    with pytest.raises(JSONParseError, match=r"^duplicate key 'c'") as caught:
+        parse_json(document)
+
+    assert caught.value.offset == document.rindex('"c"')
+
+
+def test_duplicate_key_policies_keep_first_or_last() -> None:
+    document = '{"a": 1, "b": 2, "a": 3}'
+
+    assert parse_json(document, duplicate_keys="first") == {"a": 1, "b": 2}
+    assert parse_json(document, duplicate_keys="last") == {"a": 3, "b": 2}
+
+
+def test_unknown_duplicate_policy_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="duplicate_keys"):
+        parse_json("{}", duplicate_keys="merge")
+
+
+def test_nan_and_infinity_are_refused_by_default() -> None:
+    document = '["NaN", -Infinity]'
+
+    with pytest.raises(JSONParseError, match=r"^-Infinity is not valid") as caught:
+        parse_json(document)
+
+    assert caught.value.column == 9
+
+
+def test_nan_is_accepted_when_allowed() -> None:
+    result = parse_json("[NaN, Infinity]", allow_nan=True)
+
+    assert result[0] != result[0]
+    assert result[1] == float("inf")
+
+
+def test_document_above_max_bytes_is_refused() -> None:
+    with pytest.raises(JSONParseError, match="above max_bytes=8"):
+        parse_json('["é", "é", "é"]', max_bytes=8)
+
+
+def test_overlong_integer_is_a_parse_error() -> None:
+    with pytest.raises(JSONParseError, match="more than 4300 digits"):
+        parse_json("[" + "9" * 5000 + "]")
+
+
+def test_pydantic_model_schema_returns_model() -> None:
+    result = parse_json('{"name": "ada", "age": 36}', schema=User)
+
+    assert result == User(name="ada", age=36)
+
+
+def test_pydantic_violations_carry_pointers() -> None:
+    with pytest.raises(SchemaValidationError) as caught:
+        parse_json('{"name": 1, "age": "old"}', schema=User)
+
+    assert [v.pointer for v in caught.value.violations] == ["/name", "/age"]
+
+
+def test_any_type_adapter_type_is_a_schema() -> None:
+    assert parse_json("[1, 2]", schema=list[int]) == [1, 2]
+    with pytest.raises(SchemaValidationError) as caught:
+        parse_json('[1, "x"]', schema=list[int])
+
+    assert caught.value.violations[0].pointer == "/1"
+
+
+def test_json_schema_lists_every_violation_with_escaped_pointers() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "a/b": {"type": "integer"},
+            "m~n": {"type": "array", "items": {"type": "string"}},
+        },
+        "required": ["z"],
+    }
+
+    with pytest.raises(SchemaValidationError) as caught:
+        parse_json('{"a/b": "x", "m~n": ["ok", 2]}', schema=schema)
+
+    pointers = [v.pointer for v in caught.value.violations]
+    assert pointers == ["", "/a~1b", "/m~0n/1"]
+
+
+def test_json_schema_draft_follows_dollar_schema() -> None:
+    # Draft 7 ignores prefixItems, which 2020-12 would apply.
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "prefixItems": [{"type": "string"}],
+    }
+
+    assert parse_json("[1]", schema=schema) == [1]
+    with pytest.raises(SchemaValidationError):
+        parse_json("[1]", schema={"prefixItems": [{"type": "string"}]})
+
+
+def test_remote_refs_are_never_fetched() -> None:
+    schema = {"$ref": "https://example.com/never-fetched.json"}
+
+    with pytest.raises(ValueError, match="never fetched"):
+        parse_json("1", schema=schema)
+
+
+def test_refs_resolve_through_the_given_registry() -> None:
+    positive = Resource.from_contents(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "minimum": 1}
+    )
+    registry: Registry[Any] = Registry().with_resource("urn:positive", positive)
+    schema = {"$ref": "urn:positive"}
+
+    assert parse_json("3", schema=schema, registry=registry) == 3
+    with pytest.raises(SchemaValidationError):
+        parse_json("0", schema=schema, registry=registry)
+
+
+def test_invalid_json_schema_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="invalid JSON Schema"):
+        parse_json("1", schema={"type": 5})
+
+
+def test_streams_items_from_bytes_file_and_path(tmp_path: Path) -> None:
+    document = b'[{"id": 1}, {"id": 2.5}]'
+    path = tmp_path / "items.json"
+    path.write_bytes(document)
+    expected = [{"id": 1}, {"id": 2.5}]
+
+    assert list(iter_json_items(document)) == expected
+    assert list(iter_json_items(io.BytesIO(document))) == expected
+    assert list(iter_json_items(path)) == expected
+    assert list(iter_json_items(str(path))) == expected
+
+
+def test_streams_items_under_a_prefix() -> None:
+    document = b'{"meta": {}, "rows": [[1], [2]]}'
+
+    assert list(iter_json_items(document, "rows.item")) == [[1], [2]]
+
+
+def test_stream_validates_each_item_with_index_in_pointer() -> None:
+    document = b'[{"name": "a", "age": 1}, {"name": "b", "age": "x"}]'
+
+    items = iter_json_items(document, schema=User)
+
+    assert next(items) == User(name="a", age=1)
+    with pytest.raises(SchemaValidationError) as caught:
+        next(items)
+    assert caught.value.violations[0].pointer == "/1/age"
+
+
+def test_malformed_stream_names_the_item_index() -> None:
+    with pytest.raises(JSONParseError, match=r"^malformed JSON after 2 items"):
+        list(iter_json_items(b"[1, 2, x]"))
+
+
+def test_deep_stream_is_a_clean_error() -> None:
+    with pytest.raises(JSONParseError, match="max_depth=512") as caught:
+        list(iter_json_items(b"[" * 100_000))
+
+    assert caught.value.offset == 512
+
+
+def test_invalid_utf8_in_stream_reports_byte_offset() -> None:
+    # Past the first 64 KiB read, with a multi-byte character split by it.
+    document = b'["' + "é".encode() * 40_000 + b'", "\xc3("]'
+
+    with pytest.raises(JSONParseError, match="invalid UTF-8") as caught:
+        list(iter_json_items(document))
+
+    assert caught.value.offset == document.index(b"\xc3(")
+
+
+def test_lone_surrogate_escape_in_stream_is_a_parse_error() -> None:
+    with pytest.raises(JSONParseError, match="lone surrogate"):
+        list(iter_json_items(b'["\\udc00"]'))
+
+
+@pytest.mark.anyio
+async def test_async_streams_from_bytes_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_bytes(b'{"rows": [1, 2, 3]}')
+
+    from_bytes = [item async for item in aiter_json_items(b"[1, 2]")]
+    from_path = [item async for item in aiter_json_items(path, "rows.item")]
+
+    assert from_bytes == [1, 2]
+    assert from_path == [1, 2, 3]
+
+
+@pytest.mark.anyio
+async def test_async_streams_from_an_aiofiles_object(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_bytes(b'[{"id": 1}, {"id": 2}]')
+
+    async with aiofiles.open(path, "rb") as stream:
+        items = [item async for item in aiter_json_items(stream)]
+
+    assert items == [{"id": 1}, {"id": 2}]
+
+
+@pytest.mark.anyio
+async def test_async_malformed_stream_is_a_parse_error() -> None:
+    with pytest.raises(JSONParseError, match=r"^malformed JSON after \d+ items"):
+        [item async for item in aiter_json_items(b"[1, }")]
+
+
+@given(st.text())
+def test_arbitrary_text_raises_nothing_but_parse_errors(text: str) -> None:
+    with contextlib.suppress(JSONParseError):
+        parse_json(text)
+
+
+@given(st.binary())
+def test_arbitrary_bytes_raise_nothing_but_parse_errors(data: bytes) -> None:
+    with contextlib.suppress(JSONParseError):
+        parse_json(data)
+
+
+# Brackets and strings whose contents hold brackets, quotes and escapes.
+_STRING_TOKEN = st.lists(
+    st.sampled_from([b"a", b"[", b"]", b"{", b"}", b"\\\\", b'\\"']), max_size=6
+).map(lambda parts: b'"' + b"".join(parts) + b'"')
+_JSONISH = st.lists(
+    st.one_of(st.sampled_from([b"[", b"]", b"{", b"}", b","]), _STRING_TOKEN),
+    max_size=60,
+).map(b"".join)
+
+
+@given(_JSONISH, st.lists(st.integers(min_value=1, max_value=40), max_size=8))
+def test_chunked_depth_gauge_agrees_with_a_byte_walk(
+    data: bytes, cuts: list[int]
+) -> None:
+    gauge = _DepthGauge(max_depth=6)
+    offset = 0
+    found = None
+    position = 0
+    for size in [*cuts, len(data)]:
+        chunk = data[position : position + size]
+        at = gauge.feed(chunk)
+        if at is not None:
+            found = offset + at
+            break
+        offset += len(chunk)
+        position += size
+
+    assert found == _walk(data, 0, False, False, 6)
+
+
+def _suite_files(prefix: str) -> list[Path]:
+    if not JSON_SUITE.is_dir():
+        return []
+    return sorted(JSON_SUITE.glob(f"{prefix}_*.json"))
+
+
+@pytest.mark.skipif(not JSON_SUITE.is_dir(), reason="JSONTestSuite corpus absent")
+def test_json_test_suite_verdicts() -> None:
+    wrong = []
+    for path in _suite_files("y") + _suite_files("n") + _suite_files("i"):
+        try:
+            parse_json(path.read_bytes(), duplicate_keys="last")
+            accepted = True
+        except JSONParseError:
+            accepted = False
+        if accepted != path.name.startswith("y") and not path.name.startswith("i"):
+            wrong.append(path.name)
+
+    assert wrong == []

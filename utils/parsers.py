@@ -1,0 +1,791 @@
+"""Safe and streaming JSON.
+
+:func:`parse_json` wraps :func:`json.loads` with limits on size and nesting,
+strict UTF-8, a policy for duplicate keys, and optional schema validation.
+Whatever the input, it either returns a value or raises
+:class:`~utils.errors.JSONParseError` (or
+:class:`~utils.errors.SchemaValidationError` when a schema is given).
+
+>>> parse_json('{"name": "ada", "tags": ["x", "y"]}')
+{'name': 'ada', 'tags': ['x', 'y']}
+>>> parse_json(b'[1, 2.5, null]')
+[1, 2.5, None]
+>>> try:
+...     parse_json('{"a": 1,\\n "b": }')
+... except JSONParseError as exc:
+...     print(exc)
+Expecting value (line 2, column 7)
+   "b": }
+        ^
+>>> parse_json('{"a": 1, "a": 2}', duplicate_keys="last")
+{'a': 2}
+>>> parse_json('{"n": 3}', schema={"properties": {"n": {"maximum": 2}}})
+Traceback (most recent call last):
+    ...
+utils.errors.SchemaValidationError: 1 schema violation:
+  /n: 3 is greater than the maximum of 2
+
+:func:`iter_json_items` and :func:`aiter_json_items` stream the items under
+a prefix through ijson, so a large array never sits in memory at once:
+
+>>> list(iter_json_items(b'[{"id": 1}, {"id": 2}]'))
+[{'id': 1}, {'id': 2}]
+>>> list(iter_json_items(b'{"rows": [1, 2, 3]}', "rows.item"))
+[1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import operator
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from functools import lru_cache
+from itertools import accumulate, count
+from typing import IO, Any, Protocol
+
+import ijson
+import jsonschema  # type: ignore[import-untyped]
+import pydantic
+from jsonschema_specifications import (  # type: ignore[import-untyped]
+    REGISTRY as _META_SCHEMAS,
+)
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+
+from utils.errors import JSONParseError, SchemaValidationError, SchemaViolation
+
+__all__ = ["aiter_json_items", "iter_json_items", "parse_json"]
+
+_DUPLICATE_POLICIES = ("error", "first", "last")
+
+# Bytes that can change nesting depth or whether we are inside a string.
+_STRUCTURAL = b'[]{}"'
+_NOT_STRUCTURAL = bytes(b for b in range(256) if b not in _STRUCTURAL)
+# Openers count as +1 and closers as -1 once 1 is subtracted from each step.
+_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
+_SPECIAL = re.compile(rb'[\[\]{}"\\]')
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+
+# Tokens that matter when we go back to find where a hook failed. Strings
+# come first so that a key or a "NaN" inside a string is never mistaken for
+# structure.
+_TOKEN = re.compile(
+    r'(?P<string>"(?:[^"\\]|\\.)*")'
+    r"|(?P<constant>-?Infinity|NaN)"
+    r"|(?P<punct>[{}\[\]:,])",
+    re.DOTALL,
+)
+
+# Longest line shown under an error; the caret needs the line from its start.
+_SNIPPET_LIMIT = 160
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+class _ForbiddenConstant(Exception):
+    pass
+
+
+class _TooDeep(Exception):
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.offset = offset
+
+
+class _BadStreamBytes(Exception):
+    def __init__(self, offset: int, reason: str):
+        super().__init__(reason)
+        self.offset = offset
+        self.reason = reason
+
+
+# ijson's C backend raises UnicodeDecodeError for a \u escape that is a lone
+# surrogate; the Python json module accepts those.
+_STREAM_ERRORS = (ijson.JSONError, UnicodeDecodeError, _TooDeep, _BadStreamBytes)
+
+
+def parse_json(
+    data: str | bytes,
+    *,
+    schema: object | None = None,
+    max_depth: int = 512,
+    max_bytes: int | None = 64 * 1024 * 1024,
+    duplicate_keys: str = "error",
+    allow_nan: bool = False,
+    registry: Registry[Any] | None = None,
+) -> Any:
+    """Parse one JSON document, refusing anything malformed or oversized.
+
+    Byte input must be UTF-8 (RFC 8259 section 8.1); a leading UTF-8 byte
+    order mark is skipped, as that section allows. A ``str`` that starts with
+    U+FEFF is refused: the BOM belongs to an encoding, not to decoded text.
+    Numbers too large for a float become ``inf``, as in :mod:`json`.
+
+    Args:
+        data: the document, as text or UTF-8 bytes.
+        schema: ``None``; a pydantic model or any type ``TypeAdapter``
+            accepts (the validated object is returned); or a JSON Schema as a
+            ``dict`` (the parsed value is returned once it conforms). The
+            draft comes from ``$schema``, 2020-12 when absent.
+        max_depth: deepest allowed nesting of arrays and objects.
+        max_bytes: largest document allowed, in UTF-8 bytes; ``None`` for
+            no limit.
+        duplicate_keys: ``"error"`` to refuse an object that repeats a key,
+            ``"first"`` or ``"last"`` to keep that occurrence's value.
+        allow_nan: accept the non-standard ``NaN``, ``Infinity`` and
+            ``-Infinity``.
+        registry: JSON Schema resources that ``$ref`` may point to. Remote
+            references are never fetched.
+
+    Returns:
+        The parsed value, or the validated object for a pydantic schema.
+
+    Raises:
+        JSONParseError: the input is not well-formed JSON or breaks a limit.
+            Offsets count bytes for byte input and characters for text.
+        SchemaValidationError: the document breaks ``schema``.
+        ValueError: an unknown ``duplicate_keys`` policy, a negative limit, or
+            a JSON Schema that is itself invalid.
+    """
+    if duplicate_keys not in _DUPLICATE_POLICIES:
+        raise ValueError(
+            f"duplicate_keys must be one of {_DUPLICATE_POLICIES}, "
+            f"not {duplicate_keys!r}"
+        )
+    if max_depth < 0:
+        raise ValueError(f"max_depth must be >= 0, not {max_depth}")
+
+    source = _Source.of(data)
+    text = source.text
+    # A code point takes at most 4 bytes in UTF-8, so most text needs no
+    # encoding to pass the size check.
+    if max_bytes is not None and len(text) * 4 > max_bytes:
+        size = source.size()
+        if size > max_bytes:
+            raise JSONParseError(
+                f"document is {size} bytes, above max_bytes={max_bytes}",
+                line=1,
+                column=1,
+                offset=0,
+            )
+
+    # str.count runs at memory speed, so small and shallow documents skip
+    # the structural scan: nesting can never exceed the number of openers.
+    if len(text) > max_depth and text.count("[") + text.count("{") > max_depth:
+        gauge = _DepthGauge(max_depth)
+        blob = source.utf8()
+        too_deep_at = gauge.feed(blob)
+        if too_deep_at is not None:
+            index = len(blob[:too_deep_at].decode("utf-8", "surrogatepass"))
+            raise source.error(f"nesting deeper than max_depth={max_depth}", index)
+
+    hook = _PAIR_HOOKS[duplicate_keys]
+    constant = None if allow_nan else _refuse_constant
+    try:
+        value = json.loads(text, object_pairs_hook=hook, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise source.error(exc.msg, exc.pos) from None
+    except _DuplicateKey as exc:
+        key, index = _find_duplicate_key(text, exc.key)
+        raise source.error(f"duplicate key {key!r}", index) from None
+    except _ForbiddenConstant as exc:
+        index = _find_token(text, "constant")
+        reason = f"{exc} is not valid JSON (pass allow_nan=True to accept it)"
+        raise source.error(reason, index) from None
+    except RecursionError:
+        # Only reachable when max_depth is above what the interpreter's own
+        # recursion limit lets the json scanner descend.
+        reason = f"nesting too deep for this interpreter (max_depth={max_depth})"
+        raise source.error(reason, 0) from None
+    except ValueError:
+        # int() refuses integers longer than sys.get_int_max_str_digits().
+        limit = sys.get_int_max_str_digits()
+        reason = f"integer with more than {limit} digits"
+        raise source.error(reason, _find_long_number(text)) from None
+
+    if schema is None:
+        return value
+    return _validate(value, schema, registry)
+
+
+def iter_json_items(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+    prefix: str = "item",
+    *,
+    schema: object | None = None,
+    max_depth: int = 512,
+    registry: Registry[Any] | None = None,
+) -> Iterator[Any]:
+    """Yield the values under ``prefix`` one at a time, without loading all.
+
+    ``prefix`` uses ijson's notation: ``"item"`` is each element of a
+    top-level array, ``"rows.item"`` each element of the array under key
+    ``rows``. Floats come back as ``float``, not ``Decimal``.
+
+    Args:
+        source: a path, a binary file object (left open), or bytes.
+        prefix: which values to yield.
+        schema: validate each item as :func:`parse_json` does. Pointers in a
+            :class:`SchemaValidationError` start with the item's index.
+        max_depth: deepest allowed nesting, checked as bytes arrive.
+        registry: JSON Schema resources for ``$ref``.
+
+    Raises:
+        JSONParseError: malformed input. The reason says how many items
+            were yielded before the failure; ijson parses a whole buffer
+            before yielding, so the bad bytes may lie a few items further.
+            Line and column are 0 when the backend cannot say where in the
+            stream it failed, and ``offset`` is then the number of bytes
+            read so far.
+        SchemaValidationError: an item breaks ``schema``.
+    """
+    with _open_binary(source) as stream:
+        reader = _GaugedReader(stream, max_depth)
+        index = 0
+        try:
+            for item in ijson.items(reader, prefix, use_float=True):
+                yield _validate_item(item, index, schema, registry)
+                index += 1
+        except _STREAM_ERRORS as exc:
+            raise _stream_error(exc, index, reader.gauge) from None
+
+
+async def aiter_json_items(
+    source: str | os.PathLike[str] | bytes | _AsyncBinaryFile,
+    prefix: str = "item",
+    *,
+    schema: object | None = None,
+    max_depth: int = 512,
+    registry: Registry[Any] | None = None,
+) -> AsyncIterator[Any]:
+    """Like :func:`iter_json_items`, for an async binary file or a path.
+
+    A path is opened with aiofiles; an async file object (anything with an
+    awaitable ``read``) is read as given and left open.
+    """
+    if isinstance(source, bytes):
+        async for item in _aiter_from(
+            _AsyncBytes(source), prefix, schema, max_depth, registry
+        ):
+            yield item
+    elif isinstance(source, str | os.PathLike):
+        import aiofiles
+
+        async with aiofiles.open(source, "rb") as stream:
+            async for item in _aiter_from(stream, prefix, schema, max_depth, registry):
+                yield item
+    else:
+        async for item in _aiter_from(source, prefix, schema, max_depth, registry):
+            yield item
+
+
+class _AsyncBinaryFile(Protocol):
+    async def read(self, size: int = -1, /) -> bytes: ...
+
+
+async def _aiter_from(
+    stream: _AsyncBinaryFile,
+    prefix: str,
+    schema: object | None,
+    max_depth: int,
+    registry: Registry[Any] | None,
+) -> AsyncIterator[Any]:
+    reader = _AsyncGaugedReader(stream, max_depth)
+    index = 0
+    try:
+        async for item in ijson.items_async(reader, prefix, use_float=True):
+            yield _validate_item(item, index, schema, registry)
+            index += 1
+    except _STREAM_ERRORS as exc:
+        raise _stream_error(exc, index, reader.gauge) from None
+
+
+# -- decoding and positions --------------------------------------------------
+
+
+class _Source:
+    """The decoded text of a document and how to map positions back to it."""
+
+    __slots__ = ("_utf8", "bom", "is_bytes", "text")
+
+    def __init__(self, text: str, utf8: bytes | None, bom: int, is_bytes: bool):
+        self.text = text
+        self._utf8 = utf8
+        self.bom = bom
+        self.is_bytes = is_bytes
+
+    @classmethod
+    def of(cls, data: str | bytes) -> _Source:
+        if isinstance(data, str):
+            return cls(data, None, 0, is_bytes=False)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"expected str or bytes, not {type(data).__name__}")
+
+        raw = bytes(data)
+        bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+        if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            reason = "input starts with a UTF-16 byte order mark; JSON must be UTF-8"
+            raise JSONParseError(reason, line=1, column=1, offset=0)
+
+        body = raw[bom:] if bom else raw
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _utf8_error(body, exc, bom) from None
+        return cls(text, body, bom, is_bytes=True)
+
+    def size(self) -> int:
+        # isascii() is O(1) on CPython, so only non-ASCII text is encoded.
+        if self._utf8 is not None:
+            return len(self._utf8) + self.bom
+        if self.text.isascii():
+            return len(self.text)
+        return len(self.utf8())
+
+    def utf8(self) -> bytes:
+        if self._utf8 is None:
+            self._utf8 = self.text.encode("utf-8", "surrogatepass")
+        return self._utf8
+
+    def error(self, reason: str, index: int) -> JSONParseError:
+        """A JSONParseError at character ``index`` of the text."""
+        text = self.text
+        line_start = text.rfind("\n", 0, index) + 1
+        line_end = text.find("\n", index)
+        line = text.count("\n", 0, index) + 1
+        column = index - line_start + 1
+        offset = index
+        if self.is_bytes:
+            offset = len(text[:index].encode("utf-8", "surrogatepass")) + self.bom
+        snippet = _snippet(text[line_start : len(text) if line_end < 0 else line_end])
+        return JSONParseError(
+            reason,
+            line=line,
+            column=column,
+            offset=offset,
+            snippet=snippet if column <= _SNIPPET_LIMIT else "",
+        )
+
+
+def _snippet(line: str) -> str:
+    # A tab would shift the caret, so it is shown as one space.
+    return line[:_SNIPPET_LIMIT].replace("\t", " ").rstrip("\r")
+
+
+def _utf8_error(body: bytes, exc: UnicodeDecodeError, bom: int) -> JSONParseError:
+    # Everything before exc.start decoded cleanly, so it decodes again here.
+    before = body[: exc.start].decode("utf-8")
+    line_start = before.rfind("\n") + 1
+    line_end = body.find(b"\n", exc.start)
+    rest = body[exc.start : len(body) if line_end < 0 else line_end]
+    offset = exc.start + bom
+    return JSONParseError(
+        f"invalid UTF-8: byte 0x{body[exc.start]:02x} at byte offset {offset} "
+        f"({exc.reason})",
+        line=before.count("\n") + 1,
+        column=len(before) - line_start + 1,
+        offset=offset,
+        snippet=_snippet(before[line_start:] + rest.decode("utf-8", "replace")),
+    )
+
+
+# -- depth -------------------------------------------------------------------
+
+
+class _DepthGauge:
+    """Tracks nesting depth over UTF-8 chunks without decoding them.
+
+    The fast path stays in C: escaped quotes are removed with bytes.replace,
+    everything but brackets and quotes is deleted with bytes.translate, and
+    the parts between quotes are dropped. Only a chunk whose skeleton might
+    cross the limit is walked byte by byte, to find where.
+    """
+
+    __slots__ = ("depth", "escape_pending", "in_string", "max_depth")
+
+    def __init__(self, max_depth: int):
+        self.max_depth = max_depth
+        self.depth = 0
+        self.in_string = False
+        self.escape_pending = False
+
+    def feed(self, chunk: bytes) -> int | None:
+        """Consume ``chunk``; return the offset in it where the limit breaks."""
+        start = (self.depth, self.in_string, self.escape_pending)
+        body = chunk[1:] if self.escape_pending else chunk
+        self.escape_pending = False
+        if b"\\" in body:
+            # Outside strings a backslash is already invalid JSON, so pairing
+            # them blindly only matters inside strings, where it is right.
+            body = body.replace(b"\\\\", b"")
+            if body.endswith(b"\\"):
+                self.escape_pending = True
+                body = body[:-1]
+            body = body.replace(b'\\"', b"")
+
+        skeleton = body.translate(None, _NOT_STRUCTURAL)
+        if self.in_string:
+            skeleton = b'"' + skeleton
+        # Dropping an adjacent pair of quotes never changes which of the
+        # other bytes are inside a string, and it removes most strings.
+        skeleton = skeleton.replace(b'""', b"")
+        if b'"' in skeleton:
+            parts = skeleton.split(b'"')
+            self.in_string = len(parts) % 2 == 0
+            skeleton = b"".join(parts[::2])
+        else:
+            self.in_string = False
+
+        openers = skeleton.count(b"[") + skeleton.count(b"{")
+        room = self.max_depth - self.depth
+        if openers > room and not _fits(skeleton, room):
+            too_deep_at = _walk(chunk, *start, self.max_depth)
+            if too_deep_at is not None:
+                return too_deep_at
+
+        self.depth += 2 * openers - len(skeleton)
+        return None
+
+
+def _fits(skeleton: bytes, room: int) -> bool:
+    """Whether a bracket-only skeleton stays within ``room`` levels."""
+    # Each pass removes every innermost pair, so what survives k passes nests
+    # more than k deep; k plus the openers left bounds the peak from above.
+    rest = skeleton
+    passes = 0
+    while passes < 64:
+        shorter = rest.replace(b"[]", b"").replace(b"{}", b"")
+        if len(shorter) == len(rest):
+            break
+        rest = shorter
+        passes += 1
+    if passes + rest.count(b"[") + rest.count(b"{") <= room:
+        return True
+
+    depths = map(operator.sub, accumulate(skeleton.translate(_STEPS)), count(1))
+    return max(depths, default=0) <= room
+
+
+def _walk(
+    chunk: bytes, depth: int, in_string: bool, escape: bool, max_depth: int
+) -> int | None:
+    """Find where depth first exceeds ``max_depth``, one byte at a time."""
+    skip = 0 if escape else -1
+    for match in _SPECIAL.finditer(chunk):
+        at = match.start()
+        byte = chunk[at]
+        if at == skip:
+            continue
+        if in_string:
+            if byte == 0x5C:
+                skip = at + 1
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            if depth > max_depth:
+                return at
+        elif byte in _CLOSERS:
+            depth -= 1
+    return None
+
+
+# -- hooks and locating their failures ---------------------------------------
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _ForbiddenConstant(name)
+
+
+def _pairs_refusing_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
+def _pairs_keeping_first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    result = {}
+    for key, value in pairs:
+        result.setdefault(key, value)
+    return result
+
+
+# json.loads keeps the last value by itself, and is fastest with no hook.
+_PAIR_HOOKS: dict[str, Callable[[list[tuple[str, Any]]], dict[str, Any]] | None] = {
+    "error": _pairs_refusing_duplicates,
+    "first": _pairs_keeping_first,
+    "last": None,
+}
+
+
+def _find_duplicate_key(text: str, fallback: str) -> tuple[str, int]:
+    """The first repeated key in document order, and its index."""
+    # Each open container: (key set for an object or None, expecting a key).
+    stack: list[tuple[set[str] | None, bool]] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if match.lastgroup == "string":
+            if stack and stack[-1][0] is not None and stack[-1][1]:
+                keys = stack[-1][0]
+                key = json.loads(token)
+                if key in keys:
+                    return key, match.start()
+                keys.add(key)
+                stack[-1] = (keys, False)
+        elif token == "{":
+            stack.append((set(), True))
+        elif token == "[":
+            stack.append((None, False))
+        elif token in "]}" and stack:
+            stack.pop()
+        elif token == "," and stack and stack[-1][0] is not None:
+            stack[-1] = (stack[-1][0], True)
+    return fallback, 0
+
+
+def _find_token(text: str, kind: str) -> int:
+    for match in _TOKEN.finditer(text):
+        if match.lastgroup == kind:
+            return match.start()
+    return 0
+
+
+def _find_long_number(text: str) -> int:
+    limit = sys.get_int_max_str_digits()
+    match = re.search(rf"\d{{{limit + 1},}}", text) if limit else None
+    return match.start() if match else 0
+
+
+# -- schemas -----------------------------------------------------------------
+
+
+def _validate(value: Any, schema: object, registry: Registry[Any] | None) -> Any:
+    if isinstance(schema, Mapping | bool):
+        _validate_json_schema(value, schema, registry)
+        return value
+    try:
+        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+            return schema.model_validate(value)
+        return _adapter(schema).validate_python(value)
+    except pydantic.ValidationError as exc:
+        violations = [
+            SchemaViolation(_pointer(error["loc"]), error["msg"])
+            for error in exc.errors()
+        ]
+        raise SchemaValidationError(violations) from None
+
+
+def _adapter(schema: object) -> pydantic.TypeAdapter[Any]:
+    try:
+        return _cached_adapter(schema)
+    except TypeError:
+        # Unhashable annotations (a list inside Annotated, say) skip the cache.
+        return pydantic.TypeAdapter(schema)
+
+
+@lru_cache(maxsize=128)
+def _cached_adapter(schema: object) -> pydantic.TypeAdapter[Any]:
+    return pydantic.TypeAdapter(schema)
+
+
+def _validate_json_schema(
+    value: Any, schema: Mapping[str, Any] | bool, registry: Registry[Any] | None
+) -> None:
+    cls = jsonschema.validators.validator_for(
+        schema, default=jsonschema.Draft202012Validator
+    )
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+
+    # A registry of our own replaces jsonschema's default, which would fetch
+    # unknown http(s) references; the metaschemas stay resolvable.
+    resources: Registry[Any] = (registry or Registry()).combine(_META_SCHEMAS)
+    validator = cls(schema, registry=resources)
+    try:
+        errors = list(validator.iter_errors(value))
+    except Unresolvable as exc:
+        raise ValueError(
+            f"cannot resolve {exc}; remote references are never fetched, "
+            "pass them in registry="
+        ) from None
+
+    if errors:
+        errors.sort(key=lambda error: _document_order(value, error.absolute_path))
+        violations = [
+            SchemaViolation(_pointer(error.absolute_path), error.message)
+            for error in errors
+        ]
+        raise SchemaValidationError(violations)
+
+
+def _document_order(value: Any, path: Sequence[str | int]) -> tuple[int, ...]:
+    """Index of each step of ``path`` among its siblings, for sorting."""
+    order: list[int] = []
+    for step in path:
+        if isinstance(value, dict):
+            order.append(list(value).index(step) if step in value else -1)
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int):
+            order.append(step)
+            value = value[step] if step < len(value) else None
+        else:
+            order.append(-1)
+    return tuple(order)
+
+
+def _pointer(path: Sequence[object]) -> str:
+    """JSON Pointer for ``path``, escaping ``~`` then ``/`` (RFC 6901, sec 3)."""
+    return "".join(
+        "/" + str(step).replace("~", "~0").replace("/", "~1") for step in path
+    )
+
+
+def _validate_item(
+    item: Any, index: int, schema: object | None, registry: Registry[Any] | None
+) -> Any:
+    if schema is None:
+        return item
+    try:
+        return _validate(item, schema, registry)
+    except SchemaValidationError as exc:
+        violations = [
+            SchemaViolation(f"/{index}{v.pointer}", v.message) for v in exc.violations
+        ]
+        raise SchemaValidationError(violations) from None
+
+
+# -- streaming ---------------------------------------------------------------
+
+
+class _StreamGauge:
+    """Checks a byte stream as it passes: strict UTF-8 and nesting depth."""
+
+    __slots__ = ("_decoder", "_depth", "consumed", "max_depth", "started")
+
+    def __init__(self, max_depth: int):
+        self.max_depth = max_depth
+        self._depth = _DepthGauge(max_depth)
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self.consumed = 0
+        self.started = False
+
+    def check(self, chunk: bytes) -> bytes:
+        if not chunk:
+            self._finish()
+            return chunk
+        if not self.started:
+            self.started = True
+            if chunk.startswith(codecs.BOM_UTF8):
+                self.consumed += len(codecs.BOM_UTF8)
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+
+        pending = len(self._decoder.getstate()[0])
+        try:
+            self._decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            # exc.start counts from the undecoded tail of the last chunk.
+            offset = self.consumed - pending + exc.start
+            reason = f"invalid UTF-8 at byte offset {offset} ({exc.reason})"
+            raise _BadStreamBytes(offset, reason) from None
+        too_deep_at = self._depth.feed(chunk)
+        if too_deep_at is not None:
+            raise _TooDeep(self.consumed + too_deep_at)
+
+        self.consumed += len(chunk)
+        return chunk
+
+    def _finish(self) -> None:
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            offset = self.consumed - len(exc.object) + exc.start
+            reason = f"truncated UTF-8 sequence at byte offset {offset}"
+            raise _BadStreamBytes(offset, reason) from None
+
+
+class _GaugedReader:
+    def __init__(self, stream: IO[bytes], max_depth: int):
+        self._stream = stream
+        self.gauge = _StreamGauge(max_depth)
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        if size == 0:
+            return chunk
+        return self.gauge.check(chunk)
+
+
+class _AsyncGaugedReader:
+    def __init__(self, stream: _AsyncBinaryFile, max_depth: int):
+        self._stream = stream
+        self.gauge = _StreamGauge(max_depth)
+
+    async def read(self, size: int = -1) -> bytes:
+        chunk = await self._stream.read(size)
+        if size == 0:
+            return chunk
+        return self.gauge.check(chunk)
+
+
+class _AsyncBytes:
+    def __init__(self, data: bytes):
+        self._buffer = io.BytesIO(data)
+
+    async def read(self, size: int = -1) -> bytes:
+        return self._buffer.read(size)
+
+
+def _open_binary(
+    source: str | os.PathLike[str] | bytes | IO[bytes],
+) -> AbstractContextManager[IO[bytes]]:
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    if isinstance(source, str | os.PathLike):
+        return open(source, "rb")
+    return nullcontext(source)
+
+
+def _stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseError:
+    where = f"after {index} items"
+    if isinstance(exc, _TooDeep):
+        reason = f"nesting deeper than max_depth={gauge.max_depth} {where}"
+        return JSONParseError(reason, line=0, column=0, offset=exc.offset)
+    if isinstance(exc, _BadStreamBytes):
+        return JSONParseError(
+            f"{exc.reason} {where}", line=0, column=0, offset=exc.offset
+        )
+
+    if isinstance(exc, UnicodeDecodeError):
+        reason = f"string holds a lone surrogate escape {where}"
+        return JSONParseError(reason, line=0, column=0, offset=gauge.consumed)
+
+    # The C backend reports no position; the Python one ends with "at N".
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "bad JSON"
+    found = re.search(r" at (\d+)$", message)
+    offset = int(found.group(1)) if found else gauge.consumed
+    return JSONParseError(
+        f"malformed JSON {where}: {message}", line=0, column=0, offset=offset
+    )
