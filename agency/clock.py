@@ -120,12 +120,13 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, *, speed: float | None = None):
-        if speed is not None and not speed > 0:
-            raise InvalidArgument(f"speed must be positive, got {speed!r}")
         self.speed = speed
         self._virtual_now = 0.0
         self._real_origin = time.monotonic()
         super().__init__(_JumpingSelector(self, selectors.DefaultSelector()))
+        if speed is not None and not speed > 0:
+            self.close()
+            raise InvalidArgument(f"speed must be positive, got {speed!r}")
 
     def time(self) -> float:
         if self.speed is None:

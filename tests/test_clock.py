@@ -88,7 +88,7 @@ def test_executor_errors_reach_the_awaiting_task() -> None:
     async def main() -> None:
         await asyncio.get_running_loop().run_in_executor(None, fail)
 
-    with pytest.raises(OSError, match="^disk full$"):
+    with pytest.raises(OSError, match=r"^disk full$"):
         run(main)
 
 
@@ -130,7 +130,7 @@ def test_clock_refuses_a_naive_epoch() -> None:
     async def main() -> None:
         Clock(datetime(2025, 11, 23, 10, 0))
 
-    with pytest.raises(InvalidArgument, match="^epoch must be timezone-aware"):
+    with pytest.raises(InvalidArgument, match=r"^epoch must be timezone-aware"):
         run(main)
 
 
@@ -150,5 +150,5 @@ def test_real_time_mode_runs_threads_and_scales_time() -> None:
 
 
 def test_speed_must_be_positive() -> None:
-    with pytest.raises(InvalidArgument, match="^speed must be positive, got 0"):
+    with pytest.raises(InvalidArgument, match=r"^speed must be positive, got 0"):
         VirtualEventLoop(speed=0)

@@ -581,5 +581,5 @@ def test_format_duration_names_hours_minutes_and_seconds(
 
 @pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf")])
 def test_format_duration_refuses_negative_and_infinite(seconds: float) -> None:
-    with pytest.raises(ValueError, match="^a duration must be finite"):
+    with pytest.raises(ValueError, match=r"^a duration must be finite"):
         format_duration(seconds)

@@ -189,7 +189,7 @@ def test_a_waiter_gets_the_lease_when_the_holder_expires() -> None:
 def test_claim_with_wait_times_out_and_leaves_the_queue() -> None:
     async def body(locks: LockManager, trace: Trace) -> tuple[float, int]:
         locks.try_claim(VALIDATORS, "agent-a", 1800)
-        with pytest.raises(ClaimTimeout, match="^'agent-b' waited 60s for"):
+        with pytest.raises(ClaimTimeout, match=r"^'agent-b' waited 60s for"):
             await locks.claim(VALIDATORS, "agent-b", 1800, timeout=60)
         return anyio.current_time(), locks.statistics().waiting
 
@@ -236,7 +236,7 @@ def test_only_the_holder_may_renew() -> None:
         locks.renew(VALIDATORS, "agent-b", 1800)
 
     with pytest.raises(
-        NotHolder, match="^'agent-b' does not hold .* held by 'agent-a'"
+        NotHolder, match=r"^'agent-b' does not hold .* held by 'agent-a'"
     ):
         simulate(body)
 
@@ -247,7 +247,7 @@ def test_renewing_after_expiry_says_the_lease_expired() -> None:
         await anyio.sleep(1800)
         locks.renew(VALIDATORS, "agent-a", 1800)
 
-    with pytest.raises(LeaseExpired, match="expired at t=1800s$"):
+    with pytest.raises(LeaseExpired, match=r"expired at t=1800s$"):
         simulate(body)
 
 
@@ -282,7 +282,7 @@ def test_safe_mode_needs_the_owner_to_release() -> None:
         locks.try_claim(VALIDATORS, "agent-a", 1800)
         locks.release(VALIDATORS)
 
-    with pytest.raises(InvalidArgument, match="^safe mode releases need"):
+    with pytest.raises(InvalidArgument, match=r"^safe mode releases need"):
         simulate(body)
 
 
@@ -291,7 +291,7 @@ def test_a_ttl_must_be_a_positive_number(ttl: object) -> None:
     async def body(locks: LockManager, trace: Trace) -> None:
         locks.try_claim(VALIDATORS, "agent-a", ttl)  # type: ignore[arg-type]
 
-    with pytest.raises(InvalidArgument, match="^ttl must be a positive number"):
+    with pytest.raises(InvalidArgument, match=r"^ttl must be a positive number"):
         simulate(body)
 
 
@@ -300,7 +300,7 @@ def test_names_must_not_be_empty(resource: str, owner: str) -> None:
     async def body(locks: LockManager, trace: Trace) -> None:
         locks.try_claim(resource, owner, 60)
 
-    with pytest.raises(InvalidArgument, match="name must be a non-empty string"):
+    with pytest.raises(InvalidArgument, match=r"name must be a non-empty string"):
         simulate(body)
 
 
@@ -332,6 +332,6 @@ def test_mode_names_are_checked() -> None:
     async def body(locks: LockManager, trace: Trace) -> None:
         return None
 
-    with pytest.raises(ValueError, match="'sloppy' is not a valid LockMode"):
+    with pytest.raises(ValueError, match=r"'sloppy' is not a valid LockMode"):
         simulate(body, mode="sloppy")
     assert LockMode("loose") is LockMode.LOOSE

@@ -1,0 +1,255 @@
+"""The engine: one scenario and seed in, one finished run out.
+
+It builds the world of a run on a fresh virtual loop (clock, trace, lock
+manager, document store holding a copy of the scenario's AGENCY.md), starts
+one task per agent in the scenario's order, waits for all of them, checks
+the invariants over the trace and compares the outcome with the scenario's
+expectations. The run is a pure function of the scenario, the seed and the
+code: the same inputs give the same trace, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import anyio
+
+from agency import clock as _clock
+from agency.document import AgencyDocument
+from agency.errors import DocumentFormatError, ScenarioError
+from agency.invariants import Violation, check
+from agency.locks import LockManager
+from agency.scenario import Scenario
+from agency.store import DocumentStore, WriteRecord
+from agency.trace import Event, Trace
+from agents.base import Agent, AgentContext, AgentResult
+
+__all__ = ["ExpectationCheck", "RunResult", "agent_rng", "simulate"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectationCheck:
+    """One line of the scenario's ``expect:`` block, judged."""
+
+    name: str
+    expected: str
+    actual: str
+    met: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Everything a finished run produced.
+
+    Attributes:
+        scenario: the scenario as run (with the seed used).
+        trace: the events, in order.
+        digest: SHA-256 of the trace's JSONL.
+        start, end: the virtual instants the run began and ended.
+        agents: one result per agent, in the scenario's order.
+        document: the final AGENCY.md.
+        violations: broken invariants, in order of time.
+        expectations: the ``expect:`` block, judged line by line.
+    """
+
+    scenario: Scenario
+    trace: Trace
+    digest: str
+    start: datetime
+    end: datetime
+    agents: tuple[AgentResult, ...]
+    document: AgencyDocument
+    violations: tuple[Violation, ...]
+    expectations: tuple[ExpectationCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every expectation held."""
+        return all(check.met for check in self.expectations)
+
+    @property
+    def events(self) -> Sequence[Event]:
+        """The trace's events."""
+        return self.trace.events
+
+
+def agent_rng(seed: int, agent_id: str) -> random.Random:
+    """The random stream of one agent: a function of the seed and its id.
+
+    Derived through SHA-256 rather than ``hash()``, which Python salts per
+    process.
+    """
+    material = hashlib.sha256(f"agency/{seed}/{agent_id}".encode()).digest()
+    return random.Random(int.from_bytes(material[:16], "big"))
+
+
+def simulate(
+    scenario: Scenario,
+    *,
+    workdir: Path | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """Run a scenario on a fresh virtual loop.
+
+    Args:
+        scenario: the validated scenario (its ``seed`` is the one used).
+        workdir: folder that receives the working copy ``AGENCY.md``; with
+            None the document lives in memory only.
+        on_event: called with each event as it is recorded (for a live
+            timeline).
+
+    Returns:
+        The finished run.
+
+    Raises:
+        ScenarioError: the scenario's AGENCY.md cannot be used for it.
+        SimulationError: the run deadlocked.
+    """
+    text = _read_document(scenario)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "AGENCY.md").write_bytes(text.encode())
+
+    async def main() -> RunResult:
+        return await _run(scenario, text, workdir, on_event)
+
+    return _clock.run(main)
+
+
+async def _run(
+    scenario: Scenario,
+    text: str,
+    workdir: Path | None,
+    on_event: Callable[[Event], None] | None,
+) -> RunResult:
+    clock = _clock.Clock(scenario.start)
+    trace = Trace(clock)
+    if on_event is not None:
+        trace.subscribe(on_event)
+
+    def observe(record: WriteRecord) -> None:
+        fence = record.fence
+        trace.record(
+            "doc.write" if record.accepted else "doc.refused",
+            agent=record.writer,
+            resource=fence.resource if fence else None,
+            revision=record.revision,
+            fence_resource=fence.resource if fence else None,
+            fence_token=fence.token if fence else None,
+            sha256=record.text_sha256,
+            **({"reason": record.reason} if record.reason else {}),
+        )
+
+    if workdir is None:
+        store = DocumentStore.in_memory(text, source="AGENCY.md", observer=observe)
+    else:
+        store = await DocumentStore.open(workdir / "AGENCY.md", observer=observe)
+    locks = LockManager(clock, mode=scenario.locks.mode, trace=trace)
+    context = AgentContext(scenario, clock, locks, store, trace)
+    agents = [
+        Agent(spec, context, agent_rng(scenario.seed, spec.id))
+        for spec in scenario.agents
+    ]
+
+    trace.record(
+        "run.started",
+        scenario=scenario.name,
+        seed=scenario.seed,
+        agents=len(agents),
+        ttl=scenario.locks.ttl,
+        mode=scenario.locks.mode.value,
+    )
+    results: dict[str, AgentResult] = {}
+
+    async def run_one(agent: Agent) -> None:
+        results[agent.spec.id] = await agent.run()
+
+    # Tasks start in scenario order (start_soon is FIFO). Agents end by
+    # themselves; the group is never cancelled, because the order in which
+    # asyncio cancels a group's tasks is not deterministic.
+    async with anyio.create_task_group() as group:
+        for agent in agents:
+            group.start_soon(run_one, agent)
+
+    final = store.read().document
+    trace.record(
+        "run.finished",
+        status=str(final.status),
+        revision=store.read().revision,
+    )
+    violations = tuple(check(trace.events, final.text))
+    ordered = tuple(results[spec.id] for spec in scenario.agents)
+    return RunResult(
+        scenario=scenario,
+        trace=trace,
+        digest=trace.digest(),
+        start=clock.epoch,
+        end=clock.now(),
+        agents=ordered,
+        document=final,
+        violations=violations,
+        expectations=_judge(scenario, final, violations),
+    )
+
+
+def _read_document(scenario: Scenario) -> str:
+    """The scenario's AGENCY.md, checked to hold every agent's task."""
+    path = scenario.document
+    try:
+        text = path.read_bytes().decode("utf-8")
+        document = AgencyDocument.parse(text, source=str(path))
+    except OSError as exc:
+        raise ScenarioError(str(path), f"cannot read it: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "not UTF-8 text") from None
+    except DocumentFormatError as exc:
+        raise ScenarioError(exc.source, exc.reason, line=exc.line) from None
+    tasks = {task.letter for task in document.tasks}
+    progress = {entry.letter for entry in document.progress}
+    for spec in scenario.agents:
+        if spec.task not in tasks or spec.task not in progress:
+            raise ScenarioError(
+                str(path),
+                f"agent {spec.id} is assigned Task {spec.task}, but the document "
+                f"has no task section and progress section for it",
+                field="agents",
+            )
+    return text
+
+
+def _judge(
+    scenario: Scenario, final: AgencyDocument, violations: Sequence[Violation]
+) -> tuple[ExpectationCheck, ...]:
+    expect = scenario.expect
+    checks = []
+    if expect.status is not None:
+        actual = str(final.status)
+        checks.append(
+            ExpectationCheck("status", expect.status, actual, actual == expect.status)
+        )
+    if expect.blocked is not None:
+        actual_blocked = bool(final.blocked)
+        checks.append(
+            ExpectationCheck(
+                "blocked",
+                str(expect.blocked).lower(),
+                str(actual_blocked).lower(),
+                actual_blocked == expect.blocked,
+            )
+        )
+    wanted = sorted(set(expect.violations))
+    seen = sorted({v.invariant for v in violations})
+    checks.append(
+        ExpectationCheck(
+            "violations",
+            ", ".join(wanted) or "none",
+            ", ".join(seen) or "none",
+            wanted == seen,
+        )
+    )
+    return tuple(checks)

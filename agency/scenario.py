@@ -1,0 +1,398 @@
+"""Scenario files: what a run simulates, validated by pydantic models.
+
+A scenario is YAML. :func:`load_scenario` reads it with ruamel.yaml, keeping
+each value's line, validates it against :class:`Scenario`, and turns every
+problem into a :class:`~agency.errors.ScenarioError` that names the file,
+the line and the field, e.g.::
+
+    scenarios/parallel.yaml:31: agents.2.task: String should match pattern
+    '^[A-Z]$' (got 'c')
+
+Durations are seconds, or strings with units: ``90``, ``"90s"``, ``"5m"``,
+``"1h30m"``. Relative paths are relative to the scenario file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from agency.errors import ScenarioError
+from agency.locks import LockMode
+
+__all__ = [
+    "MODULES",
+    "AgentSpec",
+    "Duration",
+    "Expectations",
+    "LockSettings",
+    "Probe",
+    "Range",
+    "Scenario",
+    "load_scenario",
+    "parse_duration",
+    "resolve_exception",
+]
+
+#: The utils modules an agent can build, by the name scenarios use.
+MODULES = ("validators", "formatters", "parsers", "strings")
+
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number or a string such as ``"1h30m"`` or ``"90s"``.
+
+    Raises:
+        ValueError: negative, not finite, or not in that form.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(
+                f"a duration looks like 90, '90s', '5m' or '1h30m', got {value!r}"
+            )
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        seconds = sum(float(n) * scale[u] for n, u in parts)
+    else:
+        raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"a duration must be finite and not negative, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Model):
+    """A closed range of durations; a seeded draw picks one in it.
+
+    A single duration in the file stands for a range of one value.
+    """
+
+    min: Duration
+    max: Duration
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_scalar(cls, data: object) -> object:
+        if isinstance(data, int | float | str) and not isinstance(data, bool):
+            return {"min": data, "max": data}
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min:g}s) is above max ({self.max:g}s)")
+        return self
+
+
+class Probe(_Model):
+    """An acceptance check: call a function of the module, compare the result.
+
+    Exactly one of ``expect`` (the value, or the value of ``attr`` on it) and
+    ``raises`` (an exception class name, optionally with a ``match`` regex
+    searched in its message) must be given.
+    """
+
+    call: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    attr: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    expect: Any = None
+    raises: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    match: str | None = None
+    subtask: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Probe:
+        has_expect = "expect" in self.model_fields_set
+        if has_expect == (self.raises is not None):
+            raise ValueError("give exactly one of 'expect' and 'raises'")
+        if self.match is not None:
+            if self.raises is None:
+                raise ValueError("'match' goes with 'raises'")
+            try:
+                re.compile(self.match)
+            except re.error as exc:
+                raise ValueError(
+                    f"'match' is not a regular expression: {exc}"
+                ) from None
+        return self
+
+
+class AgentSpec(_Model):
+    """One simulated agent, as in the seed's assignment table."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    task: str = Field(pattern=r"^[A-Z]$")
+    module: Literal["validators", "formatters", "parsers", "strings"]
+    model: str | None = None
+    work: Range | None = None
+    start_after: Range = Range(min=0, max=0)
+    resource: str | None = Field(default=None, min_length=1)
+
+
+class LockSettings(_Model):
+    """How agents use the lock manager."""
+
+    ttl: PositiveDuration = 1800.0
+    mode: LockMode = LockMode.SAFE
+    renew_margin: Duration = 300.0
+    claim_timeout: PositiveDuration | None = None
+    prefix: str = Field(default="parallel-tasks", pattern=r"^[a-z0-9][a-z0-9-]*$")
+
+    @model_validator(mode="after")
+    def _margin_fits(self) -> LockSettings:
+        if self.renew_margin >= self.ttl:
+            raise ValueError(
+                f"renew_margin ({self.renew_margin:g}s) must be below "
+                f"the ttl ({self.ttl:g}s)"
+            )
+        return self
+
+
+class Expectations(_Model):
+    """What must hold at the end of the run for it to pass."""
+
+    status: str | None = "completed"
+    violations: list[str] = []
+    blocked: bool | None = None
+
+
+class Scenario(_Model):
+    """A whole scenario file.
+
+    Attributes:
+        name: a short name, used for the default output folder.
+        seed: the seed of the run's random streams.
+        start: the virtual epoch (aware datetime).
+        document: the AGENCY.md the run copies and works on.
+        locks: lease settings.
+        work: the default range of a subtask's duration.
+        agents: the agents, in the order they are started.
+        probes: per module, the acceptance checks its agent runs.
+        expect: what must hold when the run ends.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    seed: int = Field(ge=0)
+    start: AwareDatetime
+    document: Path
+    locks: LockSettings = LockSettings()
+    work: Range = Range(min=300, max=900)
+    agents: list[AgentSpec] = Field(min_length=1)
+    probes: dict[
+        Literal["validators", "formatters", "parsers", "strings"], list[Probe]
+    ] = {}
+    expect: Expectations = Expectations()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Scenario:
+        for what in ("id", "task", "resource"):
+            seen: set[str] = set()
+            for agent in self.agents:
+                value = getattr(agent, what)
+                if value is not None and value in seen:
+                    raise ValueError(f"two agents share the {what} {value!r}")
+                if value is not None:
+                    seen.add(value)
+        return self
+
+    def resource_of(self, agent: AgentSpec) -> str:
+        """The lease resource an agent claims: its own, or prefix-module."""
+        return agent.resource or f"{self.locks.prefix}-{agent.module}"
+
+    def work_of(self, agent: AgentSpec) -> Range:
+        """The duration range of the agent's subtasks."""
+        return agent.work or self.work
+
+    def with_seed(self, seed: int) -> Scenario:
+        """The same scenario with another seed."""
+        return self.model_copy(update={"seed": seed})
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, parse and validate a scenario file.
+
+    Args:
+        path: the YAML file.
+
+    Returns:
+        The validated scenario, with ``document`` made absolute.
+
+    Raises:
+        ScenarioError: the file is missing, unreadable, not YAML, or breaks
+            the model; the message names file, line and field.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "is a folder, not a scenario file") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ScenarioError(source, "not UTF-8 text", line=line) from None
+    except OSError as exc:
+        raise ScenarioError(source, f"cannot read it: {exc.strerror}") from None
+
+    try:
+        tree = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at: int | None = mark.line + 1 if mark is not None else None
+        reason = exc.problem or exc.context or "not valid YAML"
+        raise ScenarioError(source, f"not valid YAML: {reason}", line=at) from None
+    except YAMLError as exc:
+        raise ScenarioError(source, f"not valid YAML: {exc}") from None
+    if not isinstance(tree, CommentedMap):
+        raise ScenarioError(source, "a scenario is a mapping of fields", line=1)
+
+    try:
+        scenario = Scenario.model_validate(_plain(tree))
+    except ValidationError as exc:
+        raise _scenario_error(source, tree, exc) from None
+
+    document = scenario.document
+    if not document.is_absolute():
+        document = (path.parent / document).resolve()
+    if not document.is_file():
+        raise ScenarioError(
+            source,
+            f"no AGENCY.md at {document}",
+            line=_line_of(tree, ("document",)),
+            field="document",
+        )
+    _check_probes(source, tree, scenario)
+    return scenario.model_copy(update={"document": document})
+
+
+def _plain(node: object) -> object:
+    """ruamel's round-trip nodes as plain dicts, lists and datetimes."""
+    if isinstance(node, Mapping):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, Sequence) and not isinstance(node, str):
+        return [_plain(v) for v in node]
+    if isinstance(node, datetime):
+        # ruamel's TimeStamp subclass keeps YAML details we do not want
+        # to compare against, and a 'Z' zone whose name is not 'UTC'.
+        offset = node.utcoffset()
+        plain = datetime(*node.timetuple()[:6], node.microsecond)
+        if node.tzinfo is None or offset is None:
+            return plain
+        return plain.replace(tzinfo=timezone(offset))
+    if isinstance(node, date):
+        return date(node.year, node.month, node.day)
+    # ruamel's scalar subclasses (ScalarFloat, LiteralScalarString, ...)
+    # become the built-in types, so equality and repr are the usual ones.
+    for kind in (bool, int, float, str):
+        if isinstance(node, kind):
+            return kind(node)
+    return node
+
+
+def _line_of(tree: object, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the value at ``loc``, or of its nearest ancestor."""
+    line: int | None = None
+    node = tree
+    for step in loc:
+        if isinstance(node, CommentedMap) and step in node:
+            line = node.lc.key(step)[0] + 1
+            node = node[step]
+        elif (
+            isinstance(node, CommentedSeq)
+            and isinstance(step, int)
+            and 0 <= step < len(node)
+        ):
+            line = node.lc.item(step)[0] + 1
+            node = node[step]
+        elif isinstance(node, CommentedMap | CommentedSeq):
+            break
+    if line is None and isinstance(tree, CommentedMap):
+        line = tree.lc.line + 1
+    return line
+
+
+def _scenario_error(source: str, tree: object, exc: ValidationError) -> ScenarioError:
+    problems = []
+    for error in exc.errors(include_url=False):
+        loc = [step for step in error["loc"] if isinstance(step, int | str)]
+        field = ".".join(str(step) for step in loc) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] not in ("missing", "extra_forbidden") and "input" in error:
+            message += f" (got {error['input']!r})"
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        problems.append((_line_of(tree, loc), field, message))
+    line, field, message = problems[0]
+    more = "".join(f"\n  {source}:{ln}: {fl}: {msg}" for ln, fl, msg in problems[1:])
+    return ScenarioError(source, message + more, line=line, field=field)
+
+
+def _check_probes(source: str, tree: object, scenario: Scenario) -> None:
+    """Every probe names a function and an exception that exist."""
+    for module_name, probes in scenario.probes.items():
+        module = importlib.import_module(f"utils.{module_name}")
+        for index, probe in enumerate(probes):
+            loc: tuple[str | int, ...] = ("probes", module_name, index)
+            if not callable(getattr(module, probe.call, None)):
+                raise ScenarioError(
+                    source,
+                    f"utils.{module_name} has no function {probe.call!r}",
+                    line=_line_of(tree, (*loc, "call")),
+                    field=".".join(map(str, (*loc, "call"))),
+                )
+            if (
+                probe.raises is not None
+                and resolve_exception(module, probe.raises) is None
+            ):
+                raise ScenarioError(
+                    source,
+                    f"no exception class {probe.raises!r} in utils.{module_name} "
+                    "or the built-ins",
+                    line=_line_of(tree, (*loc, "raises")),
+                    field=".".join(map(str, (*loc, "raises"))),
+                )
+
+
+def resolve_exception(module: object, name: str) -> type[BaseException] | None:
+    """The exception class ``name`` from ``module`` or the built-ins."""
+    found = getattr(module, name, None) or getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    return None

@@ -1,0 +1,94 @@
+"""Acceptance probes: a scenario's checks, run against the real utils code.
+
+A probe calls one function of a ``utils`` module with the scenario's
+arguments and compares what comes back (or what is raised) with what the
+scenario expects. Probes run synchronously: they take no virtual time.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agency.scenario import Probe, resolve_exception
+
+__all__ = ["ProbeOutcome", "run_probe"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeOutcome:
+    """The verdict of one probe.
+
+    Attributes:
+        call: the call as a person would write it.
+        passed: whether it behaved as expected.
+        detail: what happened, in words (why it failed, if it did).
+    """
+
+    call: str
+    passed: bool
+    detail: str
+
+
+def run_probe(module_name: str, probe: Probe) -> ProbeOutcome:
+    """Run ``probe`` against ``utils.<module_name>``.
+
+    Any exception the call raises is part of the verdict, never propagated.
+    """
+    module = importlib.import_module(f"utils.{module_name}")
+    function = getattr(module, probe.call)
+    call = _describe(probe)
+    args = copy.deepcopy(probe.args)
+    kwargs = copy.deepcopy(probe.kwargs)
+    try:
+        result = function(*args, **kwargs)
+        if probe.attr is not None:
+            for name in probe.attr.split("."):
+                result = getattr(result, name)
+    except Exception as exc:
+        return _judge_exception(module, probe, call, exc)
+
+    if probe.raises is not None:
+        return ProbeOutcome(
+            call, False, f"returned {result!r}, expected {probe.raises} to be raised"
+        )
+    if _comparable(result) == probe.expect:
+        return ProbeOutcome(call, True, f"returned {result!r}")
+    return ProbeOutcome(call, False, f"returned {result!r}, expected {probe.expect!r}")
+
+
+def _judge_exception(
+    module: object, probe: Probe, call: str, exc: Exception
+) -> ProbeOutcome:
+    raised = f"raised {type(exc).__name__}: {exc}"
+    if probe.raises is None:
+        return ProbeOutcome(call, False, f"{raised}, expected {probe.expect!r}")
+    expected = resolve_exception(module, probe.raises)
+    if expected is None or not isinstance(exc, expected):
+        return ProbeOutcome(call, False, f"{raised}, expected {probe.raises}")
+    if probe.match is not None and not re.search(probe.match, str(exc)):
+        return ProbeOutcome(
+            call, False, f"{raised}, expected a message matching {probe.match!r}"
+        )
+    return ProbeOutcome(call, True, raised)
+
+
+def _comparable(value: Any) -> Any:
+    # YAML has lists, not tuples; compare a returned tuple as a list.
+    if isinstance(value, tuple):
+        return [_comparable(item) for item in value]
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    return value
+
+
+def _describe(probe: Probe) -> str:
+    parts = [repr(arg) for arg in probe.args]
+    parts += [f"{key}={value!r}" for key, value in probe.kwargs.items()]
+    text = f"{probe.call}({', '.join(parts)})"
+    return f"{text}.{probe.attr}" if probe.attr else text

@@ -1,0 +1,246 @@
+"""Whole runs of the main scenario: the final AGENCY.md, determinism, blocking."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from agency.document import AgencyDocument, TaskStatus
+from agency.engine import RunResult, simulate
+from agency.errors import ScenarioError
+from agency.scenario import Scenario, load_scenario
+from utils.formatters import format_date
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLEL = ROOT / "scenarios" / "parallel.yaml"
+SEED_TEXT = (ROOT / "AGENCY.md").read_text(encoding="utf-8")
+NOTE = re.compile(
+    r"^- \*\*(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) - (.+) \((Agent [A-Z])\)\*\*: "
+)
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return load_scenario(PARALLEL)
+
+
+@pytest.fixture(scope="module")
+def result(scenario: Scenario) -> RunResult:
+    return simulate(scenario)
+
+
+def test_the_main_scenario_completes_and_meets_its_expectations(
+    result: RunResult,
+) -> None:
+    assert result.ok
+    assert result.violations == ()
+    assert [a.outcome for a in result.agents] == ["completed"] * 4
+    assert [a.subtasks_done for a in result.agents] == [4, 4, 4, 4]
+
+
+def test_the_final_frontmatter_is_completed_and_stamped_with_the_end(
+    result: RunResult,
+) -> None:
+    document = result.document
+
+    assert document.status == "completed"
+    assert document.owner is None
+    assert document.blocked is False
+    stamp = format_date(result.end, "iso")
+    assert stamp.endswith("Z") and "+00:00" not in stamp
+    assert f"\nlast_updated: {stamp}\n" in document.text
+
+
+def test_every_box_is_ticked_and_every_progress_section_complete(
+    result: RunResult,
+) -> None:
+    document = result.document
+
+    assert sum(item.done for task in document.tasks for item in task.items) == 16
+    assert [(p.status, p.done, p.total) for p in document.progress] == [
+        (TaskStatus.COMPLETE, 4, 4)
+    ] * 4
+
+
+def test_each_agent_writes_at_least_two_notes_in_time_order(result: RunResult) -> None:
+    notes = result.document.notes
+
+    stamps = [note.stamp for note in notes]
+    assert stamps == sorted(stamps)
+    for letter in "ABCD":
+        assert sum(note.agent == f"Agent {letter}" for note in notes) >= 2
+    text = result.document.text
+    section = text[text.index("## Agent Notes") : text.index("## Coordination")]
+    lines = [line for line in section.splitlines() if NOTE.match(line)]
+    assert len(lines) == len(notes)
+
+
+def test_every_other_byte_is_as_in_the_seed(result: RunResult) -> None:
+    """Only status lines, boxes, progress blocks and new notes differ."""
+    seed = SEED_TEXT.splitlines(keepends=True)
+    final = result.document.text.splitlines(keepends=True)
+    allowed_changes = re.compile(
+        r"^(status: |last_updated: |- \[[ x]\] |### Agent [A-D] .* - Status: "
+        r"|- Owner: `|- Progress: \d+/4 tasks)"
+    )
+
+    matcher = difflib.SequenceMatcher(a=seed, b=final, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        assert op in ("replace", "insert"), (op, seed[a0:a1])
+        if op == "replace":
+            assert a1 - a0 == b1 - b0
+            for old, new in zip(seed[a0:a1], final[b0:b1], strict=True):
+                assert allowed_changes.match(old) and allowed_changes.match(new)
+        else:
+            assert seed[a0 - 1] == "<!-- Add timestamped notes as you work -->\n"
+            assert all(NOTE.match(line) for line in final[b0:b1])
+
+
+def test_five_runs_in_one_process_are_byte_identical(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    outputs = set()
+    for index in range(5):
+        out = tmp_path / f"run{index}"
+        run = simulate(scenario, workdir=out)
+        document = (out / "AGENCY.md").read_bytes()
+        assert document == run.document.text.encode()
+        outputs.add((run.digest, run.trace.jsonl(), document))
+
+    assert len(outputs) == 1
+
+
+def test_a_run_on_disk_and_one_in_memory_have_the_same_trace(
+    scenario: Scenario, result: RunResult, tmp_path: Path
+) -> None:
+    on_disk = simulate(scenario, workdir=tmp_path)
+
+    assert on_disk.digest == result.digest
+    assert on_disk.document.text == result.document.text
+
+
+def test_fresh_processes_give_the_same_digest_and_bytes(
+    result: RunResult, tmp_path: Path
+) -> None:
+    outputs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        finished = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agency.simulate",
+                str(PARALLEL),
+                "--json",
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+        digest = json.loads(finished.stdout)["digest"]
+        outputs.append(
+            (
+                digest,
+                (out / "trace.jsonl").read_bytes(),
+                (out / "AGENCY.md").read_bytes(),
+            )
+        )
+
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == result.digest
+    assert outputs[0][1] == result.trace.jsonl()
+    assert outputs[0][2] == result.document.text.encode()
+
+
+def test_another_seed_gives_another_trace_and_still_completes(
+    scenario: Scenario, result: RunResult
+) -> None:
+    other = simulate(scenario.with_seed(7))
+
+    assert other.digest != result.digest
+    assert other.ok
+    assert other.document.status == "completed"
+
+
+def test_the_trace_shows_claims_renewals_and_releases_in_time_order(
+    result: RunResult,
+) -> None:
+    times = [event.t for event in result.events]
+    kinds = [event.kind for event in result.events]
+
+    assert times == sorted(times)
+    assert kinds.count("lease.claimed") == 4
+    assert kinds.count("lease.released") == 4
+    assert "lease.renewed" in kinds
+    assert "lease.expired" not in kinds
+    assert result.end == result.start + timedelta(seconds=result.events[-1].t)
+
+
+def test_the_root_agency_md_is_never_edited(scenario: Scenario, tmp_path: Path) -> None:
+    before = (ROOT / "AGENCY.md").read_bytes()
+
+    simulate(scenario, workdir=tmp_path)
+
+    assert (ROOT / "AGENCY.md").read_bytes() == before
+
+
+def test_a_failing_probe_blocks_the_task_with_its_reason(scenario: Scenario) -> None:
+    probes = dict(scenario.probes)
+    broken = probes["strings"][0].model_copy(update={"expect": "not-what-slugify-says"})
+    probes["strings"] = [broken, *probes["strings"][1:]]
+
+    run = simulate(scenario.model_copy(update={"probes": probes}))
+
+    document = run.document
+    assert not run.ok
+    assert document.status == "blocked"
+    assert document.blocked is True
+    assert document.blocking_reason is not None
+    assert document.blocking_reason.startswith(
+        "Agent D (agent-d) blocked on 'Implement common string operations"
+    )
+    assert "expected 'not-what-slugify-says'" in document.blocking_reason
+    assert document.progress_of("D").status is TaskStatus.BLOCKED
+    assert [a.outcome for a in run.agents] == ["completed"] * 3 + ["blocked"]
+    released = [e.agent for e in run.events if e.kind == "lease.released"]
+    assert sorted(released) == ["agent-a", "agent-b", "agent-c", "agent-d"]
+
+
+def test_an_agent_whose_task_is_not_in_the_document_is_bad_input(
+    scenario: Scenario,
+) -> None:
+    lonely = scenario.agents[0].model_copy(update={"id": "agent-e", "task": "E"})
+    odd = scenario.model_copy(update={"agents": [*scenario.agents, lonely]})
+
+    with pytest.raises(ScenarioError, match="agent agent-e is assigned Task E"):
+        simulate(odd)
+
+
+def test_a_document_that_does_not_parse_is_bad_input(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    broken = tmp_path / "AGENCY.md"
+    broken.write_text("no frontmatter here\n")
+
+    with pytest.raises(ScenarioError, match=r"AGENCY\.md:1: "):
+        simulate(scenario.model_copy(update={"document": broken}))
+
+
+def test_the_final_document_parses_to_the_same_state(result: RunResult) -> None:
+    again = AgencyDocument.parse(result.document.text)
+
+    assert again.notes == result.document.notes
+    assert again.progress == result.document.progress

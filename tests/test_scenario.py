@@ -1,0 +1,204 @@
+"""Scenario files: loading, durations, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from agency.errors import ScenarioError
+from agency.locks import LockMode
+from agency.scenario import load_scenario, parse_duration
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLEL = ROOT / "scenarios" / "parallel.yaml"
+
+
+def variant(tmp_path: Path, old: str, new: str) -> Path:
+    """parallel.yaml with one piece of text replaced, written to tmp_path."""
+    text = PARALLEL.read_text(encoding="utf-8")
+    text = text.replace("document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}")
+    assert old in text, old
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, needle: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if needle in line)
+
+
+def test_the_main_scenario_loads() -> None:
+    scenario = load_scenario(PARALLEL)
+
+    assert scenario.seed == 42
+    assert scenario.start.isoformat() == "2025-11-23T10:00:00+00:00"
+    assert scenario.document == ROOT / "AGENCY.md"
+    assert (scenario.locks.ttl, scenario.locks.mode) == (1800.0, LockMode.SAFE)
+    assert [(a.id, a.task, a.module) for a in scenario.agents] == [
+        ("agent-a", "A", "validators"),
+        ("agent-b", "B", "formatters"),
+        ("agent-c", "C", "parsers"),
+        ("agent-d", "D", "strings"),
+    ]
+    assert [scenario.resource_of(a) for a in scenario.agents] == [
+        "parallel-tasks-validators",
+        "parallel-tasks-formatters",
+        "parallel-tasks-parsers",
+        "parallel-tasks-strings",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (90, 90.0),
+        (1.5, 1.5),
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("250ms", 0.25),
+        ("0s", 0.0),
+    ],
+)
+def test_durations_take_seconds_or_units(text: object, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["5 minutes", "", "m5", "-5s", -1, True, None])
+def test_malformed_durations_are_refused(text: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = variant(tmp_path, "work: {min: 4m, max: 16m}", "work: {min: 4m, max: 16m")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.line is not None
+    assert re.match(rf"^{re.escape(str(path))}:\d+: not valid YAML", str(caught.value))
+
+
+def test_a_bad_value_names_file_line_and_field(tmp_path: Path) -> None:
+    path = variant(tmp_path, "    task: C\n", "    task: c\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "task: c")
+    assert (caught.value.line, caught.value.field) == (line, "agents.2.task")
+    assert str(caught.value).startswith(f"{path}:{line}: agents.2.task: String should")
+    assert "(got 'c')" in str(caught.value)
+
+
+def test_an_unknown_field_is_named(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  renew_margin: 5m", "  renew_margn: 5m")
+
+    with pytest.raises(ScenarioError, match=r":\d+: locks.renew_margn: unknown field"):
+        load_scenario(path)
+
+
+def test_a_missing_field_is_named(tmp_path: Path) -> None:
+    path = variant(tmp_path, "seed: 42\n", "")
+
+    with pytest.raises(ScenarioError, match=r": seed: Field required"):
+        load_scenario(path)
+
+
+def test_a_bad_duration_names_its_field(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  ttl: 30m", "  ttl: thirty minutes")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "locks.ttl"
+    assert caught.value.line == line_of(path, "ttl: thirty")
+
+
+def test_the_renewal_margin_must_be_below_the_ttl(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  renew_margin: 5m", "  renew_margin: 45m")
+
+    with pytest.raises(ScenarioError, match=r"renew_margin \(2700s\) must be below"):
+        load_scenario(path)
+
+
+def test_two_agents_may_not_share_an_id(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  - id: agent-b", "  - id: agent-a")
+
+    with pytest.raises(ScenarioError, match="two agents share the id 'agent-a'"):
+        load_scenario(path)
+
+
+def test_a_missing_document_is_named(tmp_path: Path) -> None:
+    path = variant(tmp_path, f"document: {ROOT / 'AGENCY.md'}", "document: nowhere.md")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "document"
+    assert caught.value.line == line_of(path, "document: nowhere.md")
+
+
+def test_a_probe_must_call_a_function_of_its_module(tmp_path: Path) -> None:
+    path = variant(tmp_path, "call: slugify", "call: slugifyy")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "probes.strings.0.call"
+    assert caught.value.line == line_of(path, "call: slugifyy")
+    assert "utils.strings has no function 'slugifyy'" in str(caught.value)
+
+
+def test_a_probe_must_name_a_real_exception(tmp_path: Path) -> None:
+    path = variant(tmp_path, "raises: InvalidEmailError", "raises: NoSuchError")
+
+    with pytest.raises(ScenarioError, match="no exception class 'NoSuchError'"):
+        load_scenario(path)
+
+
+def test_a_probe_expects_a_value_or_an_exception_not_both(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "      raises: InvalidEmailError\n",
+        "      raises: InvalidEmailError\n      expect: 1\n",
+    )
+
+    with pytest.raises(
+        ScenarioError, match="give exactly one of 'expect' and 'raises'"
+    ):
+        load_scenario(path)
+
+
+def test_a_scenario_must_be_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- just\n- a list\n")
+
+    with pytest.raises(ScenarioError, match=r"list\.yaml:1: a scenario is a mapping"):
+        load_scenario(path)
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: x\ndescription: caf\xe9\n")
+
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml:2: not UTF-8 text"):
+        load_scenario(path)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"nothing\.yaml: no such file$"):
+        load_scenario(tmp_path / "nothing.yaml")
+
+
+def test_with_seed_changes_only_the_seed() -> None:
+    scenario = load_scenario(PARALLEL)
+
+    other = scenario.with_seed(7)
+
+    assert other.seed == 7
+    assert other.model_dump(exclude={"seed"}) == scenario.model_dump(exclude={"seed"})
