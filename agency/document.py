@@ -231,19 +231,41 @@ _cache = threading.local()
 
 
 @contextlib.contextmanager
-def _safe_yaml() -> Iterator[YAML]:
-    """Lend this thread's YAML loader.
+def _safe_yaml(*, pure: bool = False) -> Iterator[YAML]:
+    """Lend this thread's YAML loader (libyaml's C parser unless ``pure``).
 
     Building a YAML object looks for plug-ins on disk, which costs more than
-    loading a short value, so each thread keeps one. A loader that raised
-    may hold half-built state: it is dropped, not put back.
+    loading a short value, so each thread keeps one of each kind. A loader
+    that raised may hold half-built state: it is dropped, not put back.
     """
-    yaml: YAML | None = getattr(_cache, "yaml", None)
-    _cache.yaml = None  # lent out: a nested use builds its own
+    slot = "pure" if pure else "fast"
+    yaml: YAML | None = getattr(_cache, slot, None)
+    setattr(_cache, slot, None)  # lent out: a nested use builds its own
     if yaml is None:
-        yaml = YAML(typ="safe", pure=True)
+        yaml = YAML(typ="safe", pure=pure)
     yield yaml
-    _cache.yaml = yaml
+    setattr(_cache, slot, yaml)
+
+
+def _compose(text: str) -> tuple[Node | None, object]:
+    """The frontmatter's node tree (for positions) and its plain value.
+
+    libyaml parses five times faster, but it follows YAML 1.1 and refuses a
+    few things 1.2 allows (a ':' inside a plain scalar in a flow list, as in
+    ``[2025-11-23T10:00:00Z]``); those fall back to the pure-Python parser,
+    whose error, if it fails too, is the one reported.
+    """
+    try:
+        with _safe_yaml() as yaml:
+            node = yaml.compose(text)
+            return node, None if node is None else yaml.constructor.construct_document(
+                node
+            )
+    except YAMLError:
+        pass
+    with _safe_yaml(pure=True) as yaml:
+        node = yaml.compose(text)
+        return node, None if node is None else yaml.constructor.construct_document(node)
 
 
 def _plain(value: object) -> object:
@@ -291,9 +313,7 @@ def _parse_frontmatter(lines: tuple[str, ...], source: str) -> _Frontmatter:
     # Line j of this text is file line j + 2 (1-based): line 1 is the '---'.
     text = "\n".join(lines[1:close]) + "\n"
     try:
-        with _safe_yaml() as yaml:
-            node = yaml.compose(text)
-            raw = None if node is None else yaml.constructor.construct_document(node)
+        node, raw = _compose(text)
     except YAMLError as exc:
         raise _yaml_error(exc, text, source) from exc
 
@@ -351,8 +371,10 @@ def _locate_field(key_node: Node, value_node: Node, lines: tuple[str, ...]) -> _
         kind = "alias"
     elif not isinstance(value_node, ScalarNode):
         kind = "collection"
-    elif value_node.value == "" and value_node.style is None:
-        # 'key:' alone: ruamel places the empty value on a later line.
+    elif value_node.value == "" and not value_node.style:
+        # 'key:' alone. The pure-Python parser marks the empty value on a
+        # later line and gives it style None; the C parser marks it right
+        # after the colon with style ''.
         kind = "empty"
     else:
         kind = "scalar"
@@ -400,6 +422,7 @@ _DOUBLE_QUOTE_ESCAPES: Final = {
 # may stand in a plain scalar; a double-quoted one also escapes \\ and ".
 _UNPRINTABLE: Final = "\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff"
 _NOT_PLAIN: Final = re.compile(f"[{_UNPRINTABLE}]")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPE: Final = re.compile(f'[\\\\"{_UNPRINTABLE}]')
 
 
@@ -433,6 +456,13 @@ def _reads_back(rendered: str, expected: object) -> bool:
 @functools.lru_cache(maxsize=1024)
 def _render_str(text: str) -> str:
     """Render a string as a YAML scalar: plain when safe, else double-quoted."""
+    surrogate = _SURROGATE.search(text)
+    if surrogate is not None:
+        # A lone surrogate has no UTF-8 form, so the file could not hold it.
+        raise ValueError(
+            f"a value cannot hold the lone surrogate U+{ord(surrogate.group()):04X} "
+            f"(at index {surrogate.start()}): it has no UTF-8 encoding"
+        )
     if (
         text
         and text == text.strip()
