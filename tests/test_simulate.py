@@ -1,0 +1,185 @@
+"""The command line: output for people and programs, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agency.simulate import main
+
+ROOT = Path(__file__).resolve().parents[1]
+PARALLEL = ROOT / "scenarios" / "parallel.yaml"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([*args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_run_prints_a_timeline_then_a_summary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(capsys, str(PARALLEL), "--out", str(tmp_path / "r"))
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0].startswith("10:00:00")
+    assert "claims parallel-tasks-validators (token " in out
+    assert "agent-a    note: Claimed parallel-tasks-validators" in out
+    assert "project status: completed" in out
+    assert "violations: none" in out
+    assert f"output: {tmp_path / 'r'} (AGENCY.md, trace.jsonl)" in out
+    assert (tmp_path / "r" / "AGENCY.md").is_file()
+    assert (tmp_path / "r" / "trace.jsonl").is_file()
+
+
+def test_quiet_leaves_out_the_timeline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(tmp_path))
+
+    assert code == 0
+    assert "claims parallel-tasks" not in out
+    assert "trace digest: " in out
+
+
+def test_json_prints_one_object_for_programs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(capsys, str(PARALLEL), "--json", "--out", str(tmp_path))
+
+    report = json.loads(out)
+    assert code == 0
+    assert report["scenario"] == "parallel"
+    assert report["seed"] == 42
+    assert report["start"] == "2025-11-23T10:00:00Z"
+    assert report["end"].endswith("Z")
+    assert report["status"] == "completed"
+    assert report["violations"] == []
+    assert report["expectations"]["met"] is True
+    assert [agent["id"] for agent in report["agents"]] == [
+        "agent-a",
+        "agent-b",
+        "agent-c",
+        "agent-d",
+    ]
+    assert all(agent["subtasks_done"] == 4 for agent in report["agents"])
+    events = (tmp_path / "trace.jsonl").read_text().splitlines()
+    assert report["events"] == len(events)
+
+
+def test_seed_overrides_the_scenarios_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, first, _ = run_cli(capsys, str(PARALLEL), "--json", "--out", str(tmp_path / "a"))
+    _, second, _ = run_cli(
+        capsys, str(PARALLEL), "--json", "--seed", "7", "--out", str(tmp_path / "b")
+    )
+
+    assert json.loads(second)["seed"] == 7
+    assert json.loads(second)["digest"] != json.loads(first)["digest"]
+
+
+def test_the_default_output_folder_is_named_after_scenario_and_seed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    code, out, _ = run_cli(capsys, str(PARALLEL), "--quiet", "--seed", "3")
+
+    assert code == 0
+    assert (tmp_path / "runs" / "parallel-seed3" / "AGENCY.md").is_file()
+    assert "output: runs/parallel-seed3 (AGENCY.md, trace.jsonl)" in out
+
+
+def test_a_rerun_may_overwrite_its_own_output_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    first = run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(tmp_path / "r"))
+    second = run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(tmp_path / "r"))
+
+    assert first == second
+
+
+def test_a_malformed_scenario_exits_2_naming_file_line_and_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        PARALLEL.read_text(encoding="utf-8")
+        .replace("document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}")
+        .replace("  ttl: 30m", "  ttl: -5"),
+        encoding="utf-8",
+    )
+
+    code, out, err = run_cli(capsys, str(bad))
+
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: {bad}:")
+    assert "locks.ttl:" in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_scenario_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "no/such/scenario.yaml")
+
+    assert code == 2
+    assert err == "error: no/such/scenario.yaml: no such file\n"
+
+
+@pytest.mark.parametrize("seed", ["-1", "seven"])
+def test_a_bad_seed_exits_2(capsys: pytest.CaptureFixture[str], seed: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([str(PARALLEL), "--seed", seed])
+
+    assert caught.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_out_may_not_be_the_folder_of_the_original_agency_md(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = (ROOT / "AGENCY.md").read_bytes()
+
+    code, _, err = run_cli(capsys, str(PARALLEL), "--out", str(ROOT))
+
+    assert code == 2
+    assert "never overwrites the original" in err
+    assert (ROOT / "AGENCY.md").read_bytes() == before
+
+
+def test_out_may_not_be_a_folder_holding_a_users_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mine = tmp_path / "AGENCY.md"
+    mine.write_text("my own notes\n")
+
+    code, _, err = run_cli(capsys, str(PARALLEL), "--out", str(tmp_path))
+
+    assert code == 2
+    assert "already holds files not written by a run" in err
+    assert mine.read_text() == "my own notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["AGENCY.md"]
+
+
+def test_a_blocked_run_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "blocked.yaml"
+    scenario.write_text(
+        PARALLEL.read_text(encoding="utf-8")
+        .replace("document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}")
+        .replace("expect: parallel-tasks-agent-d", "expect: something-else"),
+        encoding="utf-8",
+    )
+
+    code, out, _ = run_cli(
+        capsys, str(scenario), "--quiet", "--out", str(tmp_path / "r")
+    )
+
+    assert code == 1
+    assert "project status: blocked" in out
+    assert "expect status: completed (got blocked) NOT MET" in out
