@@ -29,9 +29,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -85,7 +89,17 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+_DURATION_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|h|m|s))+$"},
+    ],
+    "description": "seconds, or a string such as '90s', '5m' or '1h30m'",
+}
+
+Duration = Annotated[
+    float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
+]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
 
 
@@ -108,6 +122,12 @@ class Range(_Model):
         if isinstance(data, int | float | str) and not isinstance(data, bool):
             return {"min": data, "max": data}
         return data
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [_DURATION_SCHEMA, handler(core_schema)]}
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:

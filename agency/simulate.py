@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
             "deterministically from its seed."
         ),
     )
-    parser.add_argument("scenario", type=Path, help="the scenario YAML file")
+    parser.add_argument("scenario", type=Path, nargs="?", help="the scenario YAML file")
     parser.add_argument(
         "--seed", type=_seed, help="seed to use instead of the scenario's own"
     )
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--quiet", action="store_true", help="no timeline, only the summary"
+    )
+    parser.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the JSON Schema of scenario files and exit",
     )
     return parser
 
@@ -66,7 +71,13 @@ def _seed(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.schema:
+        print(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
+        return 0
+    if args.scenario is None:
+        parser.error("the scenario file is required (or --schema)")
     try:
         scenario = load_scenario(args.scenario)
         if args.seed is not None:

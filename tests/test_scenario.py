@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date
 from pathlib import Path
 
+import jsonschema
 import pytest
+from ruamel.yaml import YAML
 
 from agency.errors import ScenarioError
 from agency.locks import LockMode
-from agency.scenario import load_scenario, parse_duration
+from agency.scenario import Scenario, load_scenario, parse_duration
 
 ROOT = Path(__file__).resolve().parents[1]
 PARALLEL = ROOT / "scenarios" / "parallel.yaml"
@@ -202,3 +206,23 @@ def test_with_seed_changes_only_the_seed() -> None:
 
     assert other.seed == 7
     assert other.model_dump(exclude={"seed"}) == scenario.model_dump(exclude={"seed"})
+
+
+def test_the_checked_in_json_schema_is_current() -> None:
+    """Regenerate it with the command the README gives."""
+    checked_in = json.loads((ROOT / "scenarios" / "scenario.schema.json").read_text())
+
+    assert checked_in == Scenario.model_json_schema()
+
+
+def test_the_main_scenario_validates_against_the_json_schema() -> None:
+    def plain(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        return value.isoformat() if isinstance(value, date) else value
+
+    data = plain(YAML(typ="safe", pure=True).load(PARALLEL.read_text(encoding="utf-8")))
+
+    jsonschema.validate(data, Scenario.model_json_schema())
