@@ -13,6 +13,7 @@ when the rule is broken, with the few events that show how:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -154,19 +155,26 @@ def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
 
 def _notes(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
     try:
-        kept = {note.text for note in AgencyDocument.parse(final_text).notes}
+        notes = AgencyDocument.parse(final_text).notes
     except DocumentFormatError:
-        return
+        return  # reported by document_parses
+    # A multiset: two agents may write the same words, and each must survive.
+    kept = Counter(note.text for note in notes)
     for event in events:
-        if event.kind == "agent.note" and event.data.get("text") not in kept:
-            yield Violation(
-                "lost_note",
-                event.t,
-                f"the note {event.agent} wrote at {event.at} is not in the "
-                f"final document: {event.data.get('text')!r}",
-                agents=(event.agent or "?",),
-                events=(event.seq,),
-            )
+        if event.kind != "agent.note":
+            continue
+        text = str(event.data.get("text"))
+        if kept[text] > 0:
+            kept[text] -= 1
+            continue
+        yield Violation(
+            "lost_note",
+            event.t,
+            f"the note {event.agent} wrote at {event.at} is not in the "
+            f"final document: {text!r}",
+            agents=(event.agent or "?",),
+            events=(event.seq,),
+        )
 
 
 def _parses(events: Sequence[Event], final_text: str) -> Iterable[Violation]:

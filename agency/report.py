@@ -108,9 +108,10 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
             f"{_clock_text(result.start, agent.held_from)} to "
             f"{_clock_text(result.start, agent.held_to)}"
         )
+        done = f"{agent.subtasks_done}/{agent.subtasks_total}"
         lines.append(
-            f"{agent.agent:<10} {spec.task:<5} {held:<21} "
-            f"{agent.subtasks_done}/4{'':<6} {agent.notes_written:<6} {agent.outcome}"
+            f"{agent.agent:<10} {spec.task:<5} {held:<21} {done:<9} "
+            f"{agent.notes_written:<6} {agent.outcome}"
         )
     lines.append("")
     lines.append(f"project status: {result.document.status}")
@@ -154,6 +155,7 @@ def summary_json(result: RunResult, *, source: str, out: Path | None) -> dict[st
                 "held_from": agent.held_from,
                 "held_to": agent.held_to,
                 "subtasks_done": agent.subtasks_done,
+                "subtasks_total": agent.subtasks_total,
                 "notes_written": agent.notes_written,
                 "probes_passed": agent.probes_passed,
                 "reason": agent.reason,

@@ -66,6 +66,7 @@ class AgentResult:
         held_from, held_to: clock times of its first claim and its release
             (None if it never held the lease).
         subtasks_done: boxes it ticked.
+        subtasks_total: boxes in its task's checklist.
         notes_written: notes it appended.
         probes_passed: probes that behaved as expected.
         reason: why it stopped early, if it did.
@@ -76,6 +77,7 @@ class AgentResult:
     held_from: float | None
     held_to: float | None
     subtasks_done: int
+    subtasks_total: int
     notes_written: int
     probes_passed: int
     reason: str | None = None
@@ -109,6 +111,7 @@ class Agent:
         self._held_from: float | None = None
         self._held_to: float | None = None
         self._done = 0
+        self._total = 0
         self._notes = 0
         self._passed = 0
 
@@ -121,6 +124,7 @@ class Agent:
             await self._claim()
             await self._start()
             task = self._task(ctx.store.read().document)
+            self._total = len(task.items)
             for index, item in enumerate(task.items):
                 if item.done:
                     self._done += 1
@@ -193,7 +197,6 @@ class Agent:
             await self._block(title, f"{failures[0].call} {failures[0].detail}")
 
         self._done += 1
-        total = len(self._task(ctx.store.read().document).items)
         ctx.trace.record(
             "agent.subtask",
             agent=self.spec.id,
@@ -205,14 +208,13 @@ class Agent:
 
         def change(doc: AgencyDocument) -> AgencyDocument:
             doc = doc.tick(self.spec.task, index)
-            return doc.set_progress(self.spec.task, done=self._done, total=total)
+            return doc.set_progress(self.spec.task, done=self._done, total=self._total)
 
         await self._write(change, None)
 
     async def _finish(self) -> None:
-        total = len(self._task(self._ctx.store.read().document).items)
         note = (
-            f"Completed {self.spec.module}.py: {self._done}/{total} subtasks, "
+            f"Completed {self.spec.module}.py: {self._done}/{self._total} subtasks, "
             f"{self._passed} probes passing; releasing {self.resource}"
         )
 
@@ -315,6 +317,7 @@ class Agent:
             held_from=self._held_from,
             held_to=self._held_to,
             subtasks_done=self._done,
+            subtasks_total=self._total,
             notes_written=self._notes,
             probes_passed=self._passed,
             reason=reason,
