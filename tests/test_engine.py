@@ -244,3 +244,12 @@ def test_the_final_document_parses_to_the_same_state(result: RunResult) -> None:
 
     assert again.notes == result.document.notes
     assert again.progress == result.document.progress
+
+
+def test_the_package_exposes_the_public_surface() -> None:
+    import agency
+
+    assert agency.simulate is simulate
+    assert agency.load_scenario is load_scenario
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        agency.nothing  # noqa: B018
