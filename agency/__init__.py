@@ -3,9 +3,9 @@ AGENCY.md and a lock manager with TTL leases.
 
 The public surface, importable from here::
 
-    from agency import load_scenario, simulate
+    from agency import load_scenario, run_scenario
 
-    result = simulate(load_scenario("scenarios/parallel.yaml"))
+    result = run_scenario(load_scenario("scenarios/parallel.yaml"))
     print(result.document.status, result.digest)
 
 Names are loaded on first use, so ``import agency`` stays cheap and the
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agency.clock import Clock, VirtualEventLoop, run
     from agency.document import AgencyDocument, TaskStatus
-    from agency.engine import RunResult, simulate
+    from agency.engine import RunResult, run_scenario
     from agency.invariants import Violation
     from agency.locks import Lease, LockManager, LockMode
     from agency.scenario import Scenario, load_scenario
@@ -44,7 +44,7 @@ __all__ = [
     "VirtualEventLoop",
     "load_scenario",
     "run",
-    "simulate",
+    "run_scenario",
 ]
 
 _HOMES = {
@@ -54,7 +54,7 @@ _HOMES = {
     "AgencyDocument": "agency.document",
     "TaskStatus": "agency.document",
     "RunResult": "agency.engine",
-    "simulate": "agency.engine",
+    "run_scenario": "agency.engine",
     "Violation": "agency.invariants",
     "Lease": "agency.locks",
     "LockManager": "agency.locks",

@@ -32,6 +32,7 @@ factor, with real worker threads: for demos and for driving real services.
 from __future__ import annotations
 
 import asyncio
+import math
 import selectors
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -139,8 +140,16 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         # rounding residue. _scheduled is asyncio's timer heap; the loop has
         # just dropped cancelled handles from its head.
         heap: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
-        if heap:
-            self._virtual_now = max(self._virtual_now, heap[0].when())
+        if not heap:
+            return
+        due = heap[0].when()
+        # asyncio fires a timer when due < now + clock resolution. Past about
+        # 2**24 s the addition no longer changes a float, so at now == due
+        # nothing would fire and the loop would spin: step one ulp past it.
+        resolution: float = self._clock_resolution  # type: ignore[attr-defined]
+        if due + resolution <= due:
+            due = math.nextafter(due, math.inf)
+        self._virtual_now = max(self._virtual_now, due)
 
     def run_in_executor(
         self,

@@ -10,6 +10,7 @@ code: the same inputs give the same trace, byte for byte.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from collections.abc import Callable, Sequence
@@ -20,16 +21,23 @@ from pathlib import Path
 import anyio
 
 from agency import clock as _clock
-from agency.document import AgencyDocument
-from agency.errors import DocumentFormatError, ScenarioError
+from agency.document import AgencyDocument, TaskStatus
+from agency.errors import DocumentError, ScenarioError, SimulationError
 from agency.invariants import Violation, check
 from agency.locks import LockManager
-from agency.scenario import Scenario
+from agency.scenario import Scenario, check_document
 from agency.store import DocumentStore, WriteRecord
 from agency.trace import Event, Trace
 from agents.base import Agent, AgentContext, AgentResult
+from utils.formatters import format_date
 
-__all__ = ["ExpectationCheck", "RunResult", "agent_rng", "simulate"]
+__all__ = [
+    "ExpectationCheck",
+    "RunResult",
+    "agent_rng",
+    "preflight",
+    "run_scenario",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,7 @@ def agent_rng(seed: int, agent_id: str) -> random.Random:
     return random.Random(int.from_bytes(material[:16], "big"))
 
 
-def simulate(
+def run_scenario(
     scenario: Scenario,
     *,
     workdir: Path | None = None,
@@ -108,9 +116,19 @@ def simulate(
 
     Raises:
         ScenarioError: the scenario's AGENCY.md cannot be used for it.
-        SimulationError: the run deadlocked.
+        SimulationError: the run deadlocked or passed ``max_events``.
+        RuntimeError: called from async code (it runs a loop of its own).
     """
-    text = _read_document(scenario)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError(
+            "run_scenario() runs its own virtual-time loop; call it from "
+            "synchronous code (or in a worker thread), not inside a running loop"
+        )
+    text = preflight(scenario)
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "AGENCY.md").write_bytes(text.encode())
@@ -128,7 +146,7 @@ async def _run(
     on_event: Callable[[Event], None] | None,
 ) -> RunResult:
     clock = _clock.Clock(scenario.start)
-    trace = Trace(clock)
+    trace = Trace(clock, limit=scenario.max_events)
     if on_event is not None:
         trace.subscribe(on_event)
 
@@ -172,9 +190,14 @@ async def _run(
     # Tasks start in scenario order (start_soon is FIFO). Agents end by
     # themselves; the group is never cancelled, because the order in which
     # asyncio cancels a group's tasks is not deterministic.
-    async with anyio.create_task_group() as group:
-        for agent in agents:
-            group.start_soon(run_one, agent)
+    try:
+        async with anyio.create_task_group() as group:
+            for agent in agents:
+                group.start_soon(run_one, agent)
+    except* SimulationError as group:
+        # The run itself stopped (e.g. the event limit): report that, not
+        # the group wrapped around it.
+        raise group.exceptions[0] from None
 
     final = store.read().document
     trace.record(
@@ -197,28 +220,51 @@ async def _run(
     )
 
 
-def _read_document(scenario: Scenario) -> str:
-    """The scenario's AGENCY.md, checked to hold every agent's task."""
+def preflight(scenario: Scenario) -> str:
+    """Check the scenario's AGENCY.md takes every edit a run makes.
+
+    Finding out before the run keeps a document the agents cannot edit from
+    failing half-way, with a partial copy on disk.
+
+    Returns:
+        The document's text.
+
+    Raises:
+        ScenarioError: the document is unreadable, malformed, lacks an
+            agent's task, or refuses one of the edits.
+    """
     path = scenario.document
+    for loc, reason in check_document(scenario):
+        field = ".".join(map(str, loc))
+        raise ScenarioError(str(path), f"{field}: {reason}")
+    text = path.read_bytes().decode("utf-8")
+    document = AgencyDocument.parse(text, source=str(path))
+    # Rehearse the edits of a whole run, blocked and completed alike, on a
+    # copy: every one must apply and leave a document that parses.
+    stamp = scenario.start
     try:
-        text = path.read_bytes().decode("utf-8")
-        document = AgencyDocument.parse(text, source=str(path))
-    except OSError as exc:
-        raise ScenarioError(str(path), f"cannot read it: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(str(path), "not UTF-8 text") from None
-    except DocumentFormatError as exc:
-        raise ScenarioError(exc.source, exc.reason, line=exc.line) from None
-    tasks = {task.letter for task in document.tasks}
-    progress = {entry.letter for entry in document.progress}
-    for spec in scenario.agents:
-        if spec.task not in tasks or spec.task not in progress:
-            raise ScenarioError(
-                str(path),
-                f"agent {spec.id} is assigned Task {spec.task}, but the document "
-                f"has no task section and progress section for it",
-                field="agents",
+        for spec in scenario.agents:
+            letter = spec.task
+            rehearsal = document.set_progress(
+                letter, status=TaskStatus.IN_PROGRESS, owner=spec.id
+            ).set_fields(status="in_progress", last_updated=stamp)
+            for index in range(len(rehearsal.task(letter).items)):
+                rehearsal = rehearsal.tick(letter, index).set_progress(
+                    letter, done=index + 1
+                )
+            rehearsal = rehearsal.append_note(
+                format_date(stamp, "note"), spec.name, f"Agent {letter}", "rehearsal"
             )
+            for status in (TaskStatus.BLOCKED, TaskStatus.COMPLETE):
+                rehearsal = rehearsal.set_progress(letter, status=status)
+            rehearsal = rehearsal.set_fields(
+                status="completed", blocked=True, blocking_reason="rehearsal"
+            )
+            AgencyDocument.parse(rehearsal.text, source=str(path))
+    except (DocumentError, ValueError) as exc:
+        raise ScenarioError(
+            str(path), f"the agents could not keep this document current: {exc}"
+        ) from None
     return text
 
 

@@ -58,9 +58,11 @@ def describe_event(event: Event, start: datetime) -> str | None:
         case "agent.note":
             return f"note: {data['text']}"
         case "agent.subtask":
+            probes = data["probes"]
             return (
                 f"done {data['index']}: {data['title']} "
-                f"({format_duration(data['worked'])}, {data['probes']} probes)"
+                f"({format_duration(data['worked'])}, "
+                f"{probes} probe{'' if probes == 1 else 's'})"
             )
         case "agent.probe":
             return (
@@ -113,6 +115,9 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
             f"{agent.agent:<10} {spec.task:<5} {held:<21} {done:<9} "
             f"{agent.notes_written:<6} {agent.outcome}"
         )
+    for agent in result.agents:
+        if agent.reason is not None:
+            lines.append(f"  {agent.agent} {agent.outcome}: {agent.reason}")
     lines.append("")
     lines.append(f"project status: {result.document.status}")
     if result.violations:

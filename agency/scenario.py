@@ -18,12 +18,15 @@ import builtins
 import importlib
 import math
 import re
+import reprlib
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -32,6 +35,7 @@ from pydantic import (
     GetJsonSchemaHandler,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -40,10 +44,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from agency.errors import ScenarioError
+from agency.document import AgencyDocument
+from agency.errors import DocumentFormatError, ScenarioError
+from agency.invariants import INVARIANTS
 from agency.locks import LockMode
 
 __all__ = [
+    "MAX_DURATION",
+    "MAX_FILE_BYTES",
     "MODULES",
     "AgentSpec",
     "Duration",
@@ -52,6 +60,7 @@ __all__ = [
     "Probe",
     "Range",
     "Scenario",
+    "check_document",
     "load_scenario",
     "parse_duration",
     "resolve_exception",
@@ -61,14 +70,29 @@ __all__ = [
 MODULES = ("validators", "formatters", "parsers", "strings")
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
+#: The longest duration a scenario may give: ten years, far beyond any
+#: sensible run, and small enough that virtual datetimes cannot overflow.
+MAX_DURATION = 10 * 365 * 86_400.0
+#: Scenario files larger than this are refused before they are parsed.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+# Deepest [ or { nesting a scenario may have.
+_MAX_FLOW_DEPTH = 100
+# Nodes _plain may build: an alias "bomb" expands exponentially.
+_MAX_NODES = 200_000
+# Error messages quote offending values, shortened.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
 
 
 def parse_duration(value: object) -> float:
     """Seconds from a number or a string such as ``"1h30m"`` or ``"90s"``.
 
     Raises:
-        ValueError: negative, not finite, or not in that form.
+        ValueError: negative, not finite, over :data:`MAX_DURATION`, or not
+            in that form.
     """
+    if isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"a duration must not be negative, got {value!r}")
     if isinstance(value, bool):
         raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
     if isinstance(value, int | float):
@@ -84,14 +108,16 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(n) * scale[u] for n, u in parts)
     else:
         raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"a duration must be finite and not negative, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration must not be negative, got {value!r}")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION:
+        raise ValueError(f"a duration must be at most 10 years, got {value!r}")
     return seconds
 
 
 _DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
-        {"type": "number", "minimum": 0},
+        {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
         {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|h|m|s))+$"},
     ],
     "description": "seconds, or a string such as '90s', '5m' or '1h30m'",
@@ -101,6 +127,19 @@ Duration = Annotated[
     float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
 ]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
+
+
+def _one_line(text: str) -> str:
+    # Names and roles go into AGENCY.md notes, which are one line each.
+    for index, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            raise ValueError(
+                f"must be one line of printable text; {char!r} at index {index}"
+            )
+    return text
+
+
+OneLine = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 
 
 class _Model(BaseModel):
@@ -155,7 +194,11 @@ class Probe(_Model):
 
     @model_validator(mode="after")
     def _one_outcome(self) -> Probe:
-        has_expect = "expect" in self.model_fields_set
+        # 'expect: null' is a real expectation, so "given" means "set";
+        # but a dumped probe carries expect=None beside its 'raises'.
+        has_expect = "expect" in self.model_fields_set and not (
+            self.expect is None and self.raises is not None
+        )
         if has_expect == (self.raises is not None):
             raise ValueError("give exactly one of 'expect' and 'raises'")
         if self.match is not None:
@@ -174,14 +217,16 @@ class AgentSpec(_Model):
     """One simulated agent, as in the seed's assignment table."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
-    name: str = Field(min_length=1)
-    role: str = Field(min_length=1)
+    name: OneLine
+    role: OneLine
     task: str = Field(pattern=r"^[A-Z]$")
     module: Literal["validators", "formatters", "parsers", "strings"]
-    model: str | None = None
+    model: OneLine | None = None
     work: Range | None = None
     start_after: Range = Range(min=0, max=0)
-    resource: str | None = Field(default=None, min_length=1)
+    resource: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=128
+    )
 
 
 class LockSettings(_Model):
@@ -189,7 +234,7 @@ class LockSettings(_Model):
 
     ttl: PositiveDuration = 1800.0
     mode: LockMode = LockMode.SAFE
-    renew_margin: Duration = 300.0
+    renew_margin: PositiveDuration = 300.0
     claim_timeout: PositiveDuration | None = None
     prefix: str = Field(default="parallel-tasks", pattern=r"^[a-z0-9][a-z0-9-]*$")
 
@@ -203,11 +248,21 @@ class LockSettings(_Model):
         return self
 
 
+def _known_invariants(names: list[str]) -> list[str]:
+    for name in names:
+        if name not in INVARIANTS:
+            raise ValueError(
+                f"no invariant is named {name!r}; the invariants are "
+                + ", ".join(INVARIANTS)
+            )
+    return names
+
+
 class Expectations(_Model):
     """What must hold at the end of the run for it to pass."""
 
     status: str | None = "completed"
-    violations: list[str] = []
+    violations: Annotated[list[str], AfterValidator(_known_invariants)] = []
     blocked: bool | None = None
 
 
@@ -224,11 +279,12 @@ class Scenario(_Model):
         agents: the agents, in the order they are started.
         probes: per module, the acceptance checks its agent runs.
         expect: what must hold when the run ends.
+        max_events: the run stops with an error past this many events.
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    seed: int = Field(ge=0)
+    seed: int = Field(ge=0, strict=True)
     start: AwareDatetime
     document: Path
     locks: LockSettings = LockSettings()
@@ -238,18 +294,30 @@ class Scenario(_Model):
         Literal["validators", "formatters", "parsers", "strings"], list[Probe]
     ] = {}
     expect: Expectations = Expectations()
+    max_events: int = Field(default=1_000_000, gt=0, strict=True)
 
-    @model_validator(mode="after")
-    def _unique(self) -> Scenario:
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, start: datetime) -> datetime:
+        if not 1900 <= start.year <= 9000:
+            raise ValueError(f"start must fall in the years 1900 to 9000, got {start}")
+        return start
+
+    @field_validator("agents")
+    @classmethod
+    def _unique(cls, agents: list[AgentSpec]) -> list[AgentSpec]:
         for what in ("id", "task", "resource"):
-            seen: set[str] = set()
-            for agent in self.agents:
+            seen: dict[str, int] = {}
+            for index, agent in enumerate(agents):
                 value = getattr(agent, what)
-                if value is not None and value in seen:
-                    raise ValueError(f"two agents share the {what} {value!r}")
-                if value is not None:
-                    seen.add(value)
-        return self
+                if value is None:
+                    continue
+                if value in seen:
+                    raise ValueError(
+                        f"agents {seen[value]} and {index} share the {what} {value!r}"
+                    )
+                seen[value] = index
+        return agents
 
     def resource_of(self, agent: AgentSpec) -> str:
         """The lease resource an agent claims: its own, or prefix-module."""
@@ -267,6 +335,10 @@ class Scenario(_Model):
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and validate a scenario file.
 
+    Besides the model, it checks the scenario against its AGENCY.md: every
+    agent's task has a checklist and a progress section, and every probe
+    names a subtask that exists and a function and exception that do.
+
     Args:
         path: the YAML file.
 
@@ -274,25 +346,21 @@ def load_scenario(path: str | Path) -> Scenario:
         The validated scenario, with ``document`` made absolute.
 
     Raises:
-        ScenarioError: the file is missing, unreadable, not YAML, or breaks
-            the model; the message names file, line and field.
+        ScenarioError: the file is missing, unreadable, not YAML, breaks the
+            model, or does not fit its document; the message names file,
+            line and field.
     """
     path = Path(path)
     source = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(source, "no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(source, "is a folder, not a scenario file") from None
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ScenarioError(source, "not UTF-8 text", line=line) from None
-    except OSError as exc:
-        raise ScenarioError(source, f"cannot read it: {exc.strerror}") from None
-
+    text = _read_text(path, source)
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ScenarioError(
+            source, f"nested more than {_MAX_FLOW_DEPTH} levels deep", line=deep
+        )
     try:
         tree = YAML(typ="rt").load(text)
+        plain = _plain(tree, [0])
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at: int | None = mark.line + 1 if mark is not None else None
@@ -300,34 +368,160 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(source, f"not valid YAML: {reason}", line=at) from None
     except YAMLError as exc:
         raise ScenarioError(source, f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(source, "nested too deeply to be a scenario") from None
+    except _Unsupported as exc:
+        raise ScenarioError(source, str(exc)) from None
     if not isinstance(tree, CommentedMap):
         raise ScenarioError(source, "a scenario is a mapping of fields", line=1)
 
     try:
-        scenario = Scenario.model_validate(_plain(tree))
+        scenario = Scenario.model_validate(plain)
     except ValidationError as exc:
         raise _scenario_error(source, tree, exc) from None
 
     document = scenario.document
     if not document.is_absolute():
         document = (path.parent / document).resolve()
-    if not document.is_file():
+    scenario = scenario.model_copy(update={"document": document})
+    _check_probes(source, tree, scenario)
+    for loc, reason in check_document(scenario):
         raise ScenarioError(
             source,
-            f"no AGENCY.md at {document}",
-            line=_line_of(tree, ("document",)),
-            field="document",
+            reason,
+            line=_line_of(tree, loc),
+            field=".".join(map(str, loc)),
         )
-    _check_probes(source, tree, scenario)
-    return scenario.model_copy(update={"document": document})
+    return scenario
 
 
-def _plain(node: object) -> object:
-    """ruamel's round-trip nodes as plain dicts, lists and datetimes."""
+def check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """What in ``scenario`` does not fit its AGENCY.md, field by field.
+
+    Returns:
+        ``(field path, reason)`` pairs; empty when everything fits.
+    """
+    path = scenario.document
+    try:
+        raw = path.read_bytes()
+        document = AgencyDocument.parse(raw.decode("utf-8"), source=str(path))
+    except OSError as exc:
+        return [(("document",), f"cannot read {path}: {exc.strerror}")]
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return [(("document",), f"{path}:{line}: not UTF-8 text")]
+    except DocumentFormatError as exc:
+        return [(("document",), str(exc))]
+
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    tasks = {task.letter: task for task in document.tasks}
+    progress = {entry.letter for entry in document.progress}
+    items: dict[str, int] = {}
+    for index, agent in enumerate(scenario.agents):
+        task = tasks.get(agent.task)
+        if task is None or agent.task not in progress:
+            problems.append(
+                (
+                    ("agents", index, "task"),
+                    f"{path.name} has no 'Task {agent.task}' checklist and "
+                    f"progress section for {agent.id}",
+                )
+            )
+        else:
+            items[agent.module] = len(task.items)
+    for module, probes in scenario.probes.items():
+        if module not in {agent.module for agent in scenario.agents}:
+            problems.append(
+                (("probes", module), f"no agent builds {module}, so these never run")
+            )
+            continue
+        for index, probe in enumerate(probes):
+            count = items.get(module)
+            if count is not None and probe.subtask > count:
+                problems.append(
+                    (
+                        ("probes", module, index, "subtask"),
+                        f"the task has {count} subtasks, so subtask "
+                        f"{probe.subtask} never comes",
+                    )
+                )
+    return problems
+
+
+def _read_text(path: Path, source: str) -> str:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ScenarioError(source, "no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(source, "is a folder, not a scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(source, f"cannot read it: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(
+            source, f"larger than {MAX_FILE_BYTES // 2**20} MiB; not a scenario"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError(source, "not UTF-8 text", line=line) from None
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where ``[``/``{`` nesting passes the limit, or None.
+
+    ruamel's parser takes seconds, then overflows the stack, on a few
+    thousand nested brackets; this scan answers in milliseconds. It skips
+    quoted strings and comments, so brackets inside probe arguments do not
+    count.
+    """
+    if text.count("[") + text.count("{") <= _MAX_FLOW_DEPTH:
+        return None
+    depth, line, quote, comment = 0, 1, "", False
+    previous = "\n"
+    for char in text:
+        if char == "\n":
+            line += 1
+            comment = False
+        elif comment:
+            pass
+        elif quote:
+            if char == quote and not (quote == '"' and previous == "\\"):
+                quote = ""
+        elif char in "'\"" and previous in " \t\n[{,:-?":
+            # A quote opens a scalar only where a token starts: the
+            # apostrophe of "seed's" does not.
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_FLOW_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        previous = "" if previous == "\\" and char == "\\" else char
+    return None
+
+
+class _Unsupported(Exception):
+    """A YAML value a scenario cannot hold."""
+
+
+def _plain(node: object, count: list[int]) -> object:
+    """ruamel's round-trip nodes as plain dicts, lists, scalars and datetimes.
+
+    ``count`` tallies the values built, so an alias bomb stops early.
+    """
+    count[0] += 1
+    if count[0] > _MAX_NODES:
+        raise _Unsupported("too many values (YAML aliases expanding?)")
     if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, Sequence) and not isinstance(node, str):
-        return [_plain(v) for v in node]
+        return {str(k): _plain(v, count) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v, count) for v in node]
     if isinstance(node, datetime):
         # ruamel's TimeStamp subclass keeps YAML details we do not want
         # to compare against, and a 'Z' zone whose name is not 'UTC'.
@@ -343,7 +537,10 @@ def _plain(node: object) -> object:
     for kind in (bool, int, float, str):
         if isinstance(node, kind):
             return kind(node)
-    return node
+    if node is None:
+        return None
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    raise _Unsupported(f"unsupported YAML value {tag or type(node).__name__}")
 
 
 def _line_of(tree: object, loc: Sequence[int | str]) -> int | None:
@@ -374,10 +571,11 @@ def _scenario_error(source: str, tree: object, exc: ValidationError) -> Scenario
         loc = [step for step in error["loc"] if isinstance(step, int | str)]
         field = ".".join(str(step) for step in loc) or "(top level)"
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] not in ("missing", "extra_forbidden") and "input" in error:
-            message += f" (got {error['input']!r})"
         if error["type"] == "extra_forbidden":
             message = "unknown field"
+        elif error["type"] not in ("missing", "value_error") and "input" in error:
+            # Our own validators name the value; pydantic's do not.
+            message += f" (got {_SHORT.repr(error['input'])})"
         problems.append((_line_of(tree, loc), field, message))
     line, field, message = problems[0]
     more = "".join(f"\n  {source}:{ln}: {fl}: {msg}" for ln, fl, msg in problems[1:])

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agency.engine import simulate
+from agency.engine import preflight, run_scenario
 from agency.errors import ScenarioError, SimulationError
 from agency.report import summary_json, summary_text, timeline_line
 from agency.scenario import Scenario, load_scenario
@@ -26,6 +27,8 @@ __all__ = ["main"]
 
 #: Marks a folder as made by a run, so a later run may overwrite it.
 _MARKER = ".agency-run"
+#: What a run writes into its folder.
+_OUTPUTS = ("AGENCY.md", "trace.jsonl")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Replay a multi-agent coordination scenario on a virtual clock, "
             "deterministically from its seed."
+        ),
+        epilog=(
+            "exit codes: 0 the scenario's expectations held, 1 they did not "
+            "(or the run could not finish), 2 bad input. --out must be new, "
+            "empty, or a folder an earlier run wrote; the original AGENCY.md "
+            "is never written."
         ),
     )
     parser.add_argument("scenario", type=Path, nargs="?", help="the scenario YAML file")
@@ -60,13 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {value}")
-    return value
+    # int() would also take '٣' or ' 3_0 '; a seed is plain ASCII digits.
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"a seed is a whole number, 0 or more, got {text!r}"
+        )
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario = load_scenario(args.scenario)
         if args.seed is not None:
             scenario = scenario.with_seed(args.seed)
+        preflight(scenario)
         out = args.out or Path("runs") / f"{scenario.name}-seed{scenario.seed}"
         _prepare_out(out, scenario)
     except ScenarioError as exc:
@@ -98,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(line, flush=False)
 
     try:
-        result = simulate(scenario, workdir=out, on_event=on_event)
+        result = run_scenario(scenario, workdir=out, on_event=on_event)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,32 +125,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _prepare_out(out: Path, scenario: Scenario) -> None:
-    """Make ``out`` ready for a run without ever clobbering a user's files."""
+    """Make ``out`` ready for a run without ever clobbering a user's files.
+
+    A folder qualifies when it is new, empty, or marked as written by an
+    earlier run; the earlier run's outputs are removed first, so a run that
+    fails leaves no mix of old and new files.
+    """
     source = str(out)
-    if out.exists() and not out.is_dir():
-        raise ScenarioError(source, "--out names a file, not a folder")
-    target = (out / "AGENCY.md").resolve()
-    if target == scenario.document.resolve():
-        raise ScenarioError(
-            source,
-            "--out is the folder of the scenario's own AGENCY.md; a run works "
-            "on a copy and never overwrites the original",
-        )
-    if out.is_dir() and any(out.iterdir()) and not (out / _MARKER).exists():
-        raise ScenarioError(
-            source,
-            "--out already holds files not written by a run; choose an empty "
-            "or new folder",
-        )
     try:
+        if out.exists() and not out.is_dir():
+            raise ScenarioError(source, "--out names a file, not a folder")
+        if (out / "AGENCY.md").resolve() == scenario.document.resolve():
+            raise ScenarioError(
+                source,
+                "--out is the folder of the scenario's own AGENCY.md; a run "
+                "works on a copy and never overwrites the original",
+            )
+        if out.is_dir() and any(out.iterdir()) and not (out / _MARKER).is_file():
+            raise ScenarioError(
+                source,
+                "--out already holds files not written by a run; choose an "
+                "empty or new folder",
+            )
         out.mkdir(parents=True, exist_ok=True)
+        for name in _OUTPUTS:
+            old = out / name
+            if old.is_dir() and not old.is_symlink():
+                raise ScenarioError(source, f"{name} in --out is a folder")
+            # unlink, not overwrite: a link planted here must not be followed.
+            old.unlink(missing_ok=True)
         (out / _MARKER).write_text(
             "This folder was written by python -m agency.simulate; "
             "a later run may overwrite it.\n"
         )
-    except OSError as exc:
-        raise ScenarioError(source, f"cannot write there: {exc.strerror}") from None
+    except (OSError, RuntimeError) as exc:
+        # RuntimeError: pathlib's report of a symlink loop.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ScenarioError(source, f"cannot use it for output: {reason}") from None
+
+
+def _entry() -> int:
+    try:
+        return main()
+    except BrokenPipeError:
+        # The reader went away (e.g. '| head'): stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_entry())

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from agency.clock import Clock
+from agency.errors import SimulationError
 from utils.formatters import format_date
 
 __all__ = ["Event", "JSONScalar", "JSONValue", "Trace"]
@@ -71,10 +72,14 @@ class Trace:
 
     Args:
         clock: the run's clock; events take its current time.
+        limit: the most events a run may record; one more raises
+            :class:`~agency.errors.SimulationError`, so a scenario that
+            renews every millisecond for a year stops instead of running on.
     """
 
-    def __init__(self, clock: Clock):
+    def __init__(self, clock: Clock, *, limit: int | None = None):
         self._clock = clock
+        self._limit = limit
         self._events: list[Event] = []
         self._listeners: list[Callable[[Event], None]] = []
 
@@ -87,6 +92,11 @@ class Trace:
         **data: JSONValue,
     ) -> Event:
         """Append an event at the current virtual time and return it."""
+        if self._limit is not None and len(self._events) >= self._limit:
+            raise SimulationError(
+                f"the run passed its limit of {self._limit:,} events at "
+                f"t={self._clock.time():g}s (scenario field max_events)"
+            )
         t = self._clock.time()
         event = Event(
             seq=len(self._events),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import re
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +18,24 @@ from agency.scenario import Probe, resolve_exception
 
 __all__ = ["ProbeOutcome", "run_probe"]
 
+# Verdicts end up in AGENCY.md notes and the frontmatter: one line each,
+# and short, however large the arguments or multi-line the error messages.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 6
+_MAX_MESSAGE = 160
+
 
 @dataclass(frozen=True, slots=True)
 class ProbeOutcome:
     """The verdict of one probe.
 
     Attributes:
-        call: the call as a person would write it.
+        call: the call as a person would write it (long values shortened).
         passed: whether it behaved as expected.
-        detail: what happened, in words (why it failed, if it did).
+        detail: what happened, in words, on one line (why it failed, if it
+            did).
     """
 
     call: str
@@ -51,21 +61,22 @@ def run_probe(module_name: str, probe: Probe) -> ProbeOutcome:
     except Exception as exc:
         return _judge_exception(module, probe, call, exc)
 
+    got = f"returned {_SHORT.repr(result)}"
     if probe.raises is not None:
-        return ProbeOutcome(
-            call, False, f"returned {result!r}, expected {probe.raises} to be raised"
-        )
+        return ProbeOutcome(call, False, f"{got}, expected {probe.raises} to be raised")
     if _comparable(result) == probe.expect:
-        return ProbeOutcome(call, True, f"returned {result!r}")
-    return ProbeOutcome(call, False, f"returned {result!r}, expected {probe.expect!r}")
+        return ProbeOutcome(call, True, got)
+    return ProbeOutcome(call, False, f"{got}, expected {_SHORT.repr(probe.expect)}")
 
 
 def _judge_exception(
     module: object, probe: Probe, call: str, exc: Exception
 ) -> ProbeOutcome:
-    raised = f"raised {type(exc).__name__}: {exc}"
+    raised = f"raised {type(exc).__name__}: {_one_line(str(exc))}"
     if probe.raises is None:
-        return ProbeOutcome(call, False, f"{raised}, expected {probe.expect!r}")
+        return ProbeOutcome(
+            call, False, f"{raised}, expected {_SHORT.repr(probe.expect)}"
+        )
     expected = resolve_exception(module, probe.raises)
     if expected is None or not isinstance(exc, expected):
         return ProbeOutcome(call, False, f"{raised}, expected {probe.raises}")
@@ -87,8 +98,16 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+def _one_line(message: str) -> str:
+    """The first line of an error message, shortened."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    if len(first) > _MAX_MESSAGE:
+        first = first[: _MAX_MESSAGE - 1] + "…"
+    return first
+
+
 def _describe(probe: Probe) -> str:
-    parts = [repr(arg) for arg in probe.args]
-    parts += [f"{key}={value!r}" for key, value in probe.kwargs.items()]
+    parts = [_SHORT.repr(arg) for arg in probe.args]
+    parts += [f"{key}={_SHORT.repr(value)}" for key, value in probe.kwargs.items()]
     text = f"{probe.call}({', '.join(parts)})"
     return f"{text}.{probe.attr}" if probe.attr else text

@@ -152,3 +152,14 @@ def test_real_time_mode_runs_threads_and_scales_time() -> None:
 def test_speed_must_be_positive() -> None:
     with pytest.raises(InvalidArgument, match=r"^speed must be positive, got 0"):
         VirtualEventLoop(speed=0)
+
+
+def test_timers_still_fire_when_virtual_time_is_a_year_on() -> None:
+    """Past 2**24 s a float cannot add asyncio's clock resolution any more."""
+
+    async def main() -> float:
+        await anyio.sleep(400 * 86_400)
+        await anyio.sleep(1)
+        return asyncio.get_running_loop().time()
+
+    assert run(main) >= 400 * 86_400 + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import json
 import re
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from agency.document import AgencyDocument, TaskStatus
-from agency.engine import RunResult, simulate
-from agency.errors import ScenarioError
+from agency.engine import RunResult, run_scenario
+from agency.errors import ScenarioError, SimulationError
 from agency.scenario import Scenario, load_scenario
 from utils.formatters import format_date
 
@@ -33,7 +34,7 @@ def scenario() -> Scenario:
 
 @pytest.fixture(scope="module")
 def result(scenario: Scenario) -> RunResult:
-    return simulate(scenario)
+    return run_scenario(scenario)
 
 
 def test_the_main_scenario_completes_and_meets_its_expectations(
@@ -111,7 +112,7 @@ def test_five_runs_in_one_process_are_byte_identical(
     outputs = set()
     for index in range(5):
         out = tmp_path / f"run{index}"
-        run = simulate(scenario, workdir=out)
+        run = run_scenario(scenario, workdir=out)
         document = (out / "AGENCY.md").read_bytes()
         assert document == run.document.text.encode()
         outputs.add((run.digest, run.trace.jsonl(), document))
@@ -122,7 +123,7 @@ def test_five_runs_in_one_process_are_byte_identical(
 def test_a_run_on_disk_and_one_in_memory_have_the_same_trace(
     scenario: Scenario, result: RunResult, tmp_path: Path
 ) -> None:
-    on_disk = simulate(scenario, workdir=tmp_path)
+    on_disk = run_scenario(scenario, workdir=tmp_path)
 
     assert on_disk.digest == result.digest
     assert on_disk.document.text == result.document.text
@@ -168,7 +169,7 @@ def test_fresh_processes_give_the_same_digest_and_bytes(
 def test_another_seed_gives_another_trace_and_still_completes(
     scenario: Scenario, result: RunResult
 ) -> None:
-    other = simulate(scenario.with_seed(7))
+    other = run_scenario(scenario.with_seed(7))
 
     assert other.digest != result.digest
     assert other.ok
@@ -192,7 +193,7 @@ def test_the_trace_shows_claims_renewals_and_releases_in_time_order(
 def test_the_root_agency_md_is_never_edited(scenario: Scenario, tmp_path: Path) -> None:
     before = (ROOT / "AGENCY.md").read_bytes()
 
-    simulate(scenario, workdir=tmp_path)
+    run_scenario(scenario, workdir=tmp_path)
 
     assert (ROOT / "AGENCY.md").read_bytes() == before
 
@@ -202,7 +203,7 @@ def test_a_failing_probe_blocks_the_task_with_its_reason(scenario: Scenario) -> 
     broken = probes["strings"][0].model_copy(update={"expect": "not-what-slugify-says"})
     probes["strings"] = [broken, *probes["strings"][1:]]
 
-    run = simulate(scenario.model_copy(update={"probes": probes}))
+    run = run_scenario(scenario.model_copy(update={"probes": probes}))
 
     document = run.document
     assert not run.ok
@@ -225,8 +226,10 @@ def test_an_agent_whose_task_is_not_in_the_document_is_bad_input(
     lonely = scenario.agents[0].model_copy(update={"id": "agent-e", "task": "E"})
     odd = scenario.model_copy(update={"agents": [*scenario.agents, lonely]})
 
-    with pytest.raises(ScenarioError, match="agent agent-e is assigned Task E"):
-        simulate(odd)
+    with pytest.raises(
+        ScenarioError, match=r"agents\.4\.task: AGENCY\.md has no 'Task E'"
+    ):
+        run_scenario(odd)
 
 
 def test_a_document_that_does_not_parse_is_bad_input(
@@ -236,7 +239,7 @@ def test_a_document_that_does_not_parse_is_bad_input(
     broken.write_text("no frontmatter here\n")
 
     with pytest.raises(ScenarioError, match=r"AGENCY\.md:1: "):
-        simulate(scenario.model_copy(update={"document": broken}))
+        run_scenario(scenario.model_copy(update={"document": broken}))
 
 
 def test_the_final_document_parses_to_the_same_state(result: RunResult) -> None:
@@ -249,7 +252,79 @@ def test_the_final_document_parses_to_the_same_state(result: RunResult) -> None:
 def test_the_package_exposes_the_public_surface() -> None:
     import agency
 
-    assert agency.simulate is simulate
+    assert agency.run_scenario is run_scenario
     assert agency.load_scenario is load_scenario
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         agency.nothing  # noqa: B018
+
+
+def test_a_probe_failing_with_a_multi_line_error_blocks_the_task(
+    scenario: Scenario,
+) -> None:
+    """JSONParseError's message carries a caret line; notes stay one line."""
+    probes = dict(scenario.probes)
+    wrong = probes["parsers"][1].model_copy(update={"match": "line 9"})
+    probes["parsers"] = [probes["parsers"][0], wrong, *probes["parsers"][2:]]
+
+    run = run_scenario(scenario.model_copy(update={"probes": probes}))
+
+    assert run.agents[2].outcome == "blocked"
+    reason = run.document.blocking_reason
+    assert reason is not None and "\n" not in reason
+    assert "raised JSONParseError: " in reason
+    assert "expected a message matching 'line 9'" in reason
+
+
+def test_a_probe_with_huge_arguments_leaves_a_short_note(
+    scenario: Scenario, result: RunResult
+) -> None:
+    probes = dict(scenario.probes)
+    huge = probes["strings"][0].model_copy(update={"args": ["x" * 1_000_000]})
+    probes["strings"] = [huge, *probes["strings"][1:]]
+
+    run = run_scenario(scenario.model_copy(update={"probes": probes}))
+
+    assert run.agents[3].outcome == "blocked"
+    assert len(run.document.text) < len(result.document.text) + 1_000
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("## Agent Notes\n", "## Notes\n", "no '## Agent Notes' section"),
+        ("status: pending\n", "status: &s pending\nalias: *s\n", "alias"),
+        ("blocked: false\n", "blocked: [false]\n", "blocked"),
+    ],
+)
+def test_a_document_the_agents_cannot_edit_is_refused_before_the_run(
+    scenario: Scenario, tmp_path: Path, old: str, new: str, reason: str
+) -> None:
+    document = tmp_path / "AGENCY.md"
+    document.write_text(SEED_TEXT.replace(old, new, 1), encoding="utf-8")
+    workdir = tmp_path / "out"
+
+    with pytest.raises(ScenarioError, match=reason):
+        run_scenario(
+            scenario.model_copy(update={"document": document}), workdir=workdir
+        )
+
+    assert not workdir.exists()
+
+
+def test_a_run_past_its_event_limit_stops_with_a_clear_error(
+    scenario: Scenario,
+) -> None:
+    small = scenario.model_copy(update={"max_events": 20})
+
+    with pytest.raises(SimulationError, match=r"passed its limit of 20 events"):
+        run_scenario(small)
+
+
+def test_run_scenario_refuses_to_nest_inside_a_running_loop(
+    scenario: Scenario,
+) -> None:
+    async def inside() -> None:
+        run_scenario(scenario)
+
+    with pytest.raises(RuntimeError, match="runs its own virtual-time loop"):
+        asyncio.run(inside())

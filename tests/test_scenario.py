@@ -133,8 +133,12 @@ def test_the_renewal_margin_must_be_below_the_ttl(tmp_path: Path) -> None:
 def test_two_agents_may_not_share_an_id(tmp_path: Path) -> None:
     path = variant(tmp_path, "  - id: agent-b", "  - id: agent-a")
 
-    with pytest.raises(ScenarioError, match="two agents share the id 'agent-a'"):
+    with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
+
+    assert caught.value.field == "agents"
+    assert caught.value.line == line_of(path, "agents:")
+    assert str(caught.value).endswith("agents 0 and 1 share the id 'agent-a'")
 
 
 def test_a_missing_document_is_named(tmp_path: Path) -> None:
@@ -226,3 +230,146 @@ def test_the_main_scenario_validates_against_the_json_schema() -> None:
     data = plain(YAML(typ="safe", pure=True).load(PARALLEL.read_text(encoding="utf-8")))
 
     jsonschema.validate(data, Scenario.model_json_schema())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("    role: JSON parser", '    role: "JSON\\nparser"', "agents.2.role"),
+        ("    name: Gemini Pro", '    name: "Gemini\\u2028Pro"', "agents.3.name"),
+        ("    task: D\n", "    task: D\n    resource: 'a b'\n", "agents.3.resource"),
+    ],
+)
+def test_names_that_go_into_notes_must_be_one_line(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    path = variant(tmp_path, old, new)
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("value", ["1e308", "100000h", "-4m", ".inf"])
+def test_durations_are_bounded(tmp_path: Path, value: str) -> None:
+    path = variant(
+        tmp_path, "work: {min: 4m, max: 16m}", f"work: {{min: 4m, max: {value}}}"
+    )
+
+    with pytest.raises(ScenarioError, match=r"work.*duration must (not be|be at)"):
+        load_scenario(path)
+
+
+def test_the_start_must_leave_room_for_the_run(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path, "start: 2025-11-23T10:00:00Z", "start: 9999-12-31T23:59:00Z"
+    )
+
+    with pytest.raises(ScenarioError, match=r"start: start must fall in the years"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("  renew_margin: 5m", "  renew_margin: 0", "greater than 0"),
+        ("seed: 42", "seed: true", "seed: Input should be a valid integer"),
+        ("  violations: []", "  violations: [no_such_rule]", "no invariant is named"),
+    ],
+)
+def test_values_that_cannot_work_are_refused(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = variant(tmp_path, old, new)
+
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(path)
+
+
+def test_a_probe_for_a_subtask_the_task_lacks_is_named(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "    - subtask: 3\n      call: truncate",
+        "    - subtask: 9\n      call: truncate",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "probes.strings.5.subtask"
+    assert caught.value.line == line_of(path, "subtask: 9")
+    assert "the task has 4 subtasks, so subtask 9 never comes" in str(caught.value)
+
+
+def test_probes_for_a_module_nobody_builds_are_named(tmp_path: Path) -> None:
+    path = variant(tmp_path, "    module: strings\n", "    module: formatters\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "probes.strings"
+    assert caught.value.line == line_of(path, "  strings:")
+    assert str(caught.value).endswith("no agent builds strings, so these never run")
+
+
+def test_an_agent_whose_task_the_document_lacks_is_named_by_line(
+    tmp_path: Path,
+) -> None:
+    path = variant(tmp_path, "    task: D\n", "    task: Q\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "agents.3.task"
+    assert caught.value.line == line_of(path, "task: Q")
+
+
+def test_deep_nesting_is_refused_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: x\na: " + "[" * 100_000 + "]" * 100_000 + "\n")
+
+    with pytest.raises(ScenarioError, match=r"deep\.yaml:2: nested more than 100"):
+        load_scenario(path)
+
+
+def test_brackets_inside_quoted_probe_arguments_do_not_count(tmp_path: Path) -> None:
+    deep = "[" * 300 + "]" * 300
+    path = variant(tmp_path, 'args: ["[[[[[[[[[[1]]]]]]]]]]"]', f"args: ['{deep}']")
+
+    scenario = load_scenario(path)
+
+    assert scenario.probes["parsers"][3].args == [deep]
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(ScenarioError, match="too many values"):
+        load_scenario(path)
+
+
+def test_an_unknown_yaml_tag_is_refused(tmp_path: Path) -> None:
+    path = variant(tmp_path, "model: google/gemini-pro", 'model: !custom "x"')
+
+    with pytest.raises(ScenarioError, match="unsupported YAML value !custom"):
+        load_scenario(path)
+
+
+def test_an_oversized_file_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("agency.scenario.MAX_FILE_BYTES", 100)
+    path = variant(tmp_path, "seed: 42", "seed: 42")
+
+    with pytest.raises(ScenarioError, match="larger than 0 MiB; not a scenario"):
+        load_scenario(path)
+
+
+def test_a_dumped_scenario_validates_again() -> None:
+    scenario = load_scenario(PARALLEL)
+
+    assert Scenario.model_validate(scenario.model_dump()) == scenario

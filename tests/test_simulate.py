@@ -183,3 +183,88 @@ def test_a_blocked_run_exits_1(
     assert code == 1
     assert "project status: blocked" in out
     assert "expect status: completed (got blocked) NOT MET" in out
+
+
+def test_a_seed_in_other_digits_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([str(PARALLEL), "--seed", "\u0663"])
+
+    assert caught.value.code == 2
+    assert "a seed is a whole number" in capsys.readouterr().err
+
+
+def test_a_rerun_removes_links_instead_of_following_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "r"
+    run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(out))
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me\n")
+    (out / "trace.jsonl").unlink()
+    (out / "trace.jsonl").symlink_to(precious)
+
+    code, _, _ = run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(out))
+
+    assert code == 0
+    assert precious.read_text() == "keep me\n"
+    assert not (out / "trace.jsonl").is_symlink()
+
+
+def test_a_refused_document_leaves_no_output_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = tmp_path / "AGENCY.md"
+    document.write_text(
+        (ROOT / "AGENCY.md")
+        .read_text(encoding="utf-8")
+        .replace("## Agent Notes", "## Notes")
+    )
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        PARALLEL.read_text(encoding="utf-8").replace(
+            "document: ../AGENCY.md", f"document: {document}"
+        ),
+        encoding="utf-8",
+    )
+
+    code, _, err = run_cli(capsys, str(scenario), "--out", str(tmp_path / "out"))
+
+    assert code == 2
+    assert "no '## Agent Notes' section" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_path_that_cannot_exist_exits_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(capsys, str(PARALLEL), "--out", str(tmp_path / ("x" * 300)))
+
+    assert code == 2
+    assert "cannot use it for output: File name too long" in err
+
+
+def test_an_event_limit_exits_1_with_the_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        PARALLEL.read_text(encoding="utf-8").replace(
+            "document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}"
+        )
+        + "max_events: 10\n",
+        encoding="utf-8",
+    )
+
+    code, _, err = run_cli(
+        capsys, str(scenario), "--quiet", "--out", str(tmp_path / "r")
+    )
+
+    assert code == 1
+    assert err.startswith("error: the run cannot go on: the run passed its limit")
+
+
+def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    assert "exit codes: 0" in capsys.readouterr().out

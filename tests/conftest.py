@@ -1,0 +1,24 @@
+"""Suite-wide settings.
+
+The corpus tests read public test corpora from ``../shared/corpora`` beside
+the checkout and skip when it is absent, so the suite runs anywhere. In CI
+(``CI`` set) a missing corpus would turn those tests into silent skips, so
+there it stops the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") and not CORPORA.is_dir():
+        raise pytest.UsageError(
+            f"the public corpora are missing at {CORPORA}; CI must run with "
+            "shared/ beside the checkout"
+        )
