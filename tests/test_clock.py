@@ -163,3 +163,11 @@ def test_timers_still_fire_when_virtual_time_is_a_year_on() -> None:
         return asyncio.get_running_loop().time()
 
     assert run(main) >= 400 * 86_400 + 1
+
+
+def test_the_module_examples_run() -> None:
+    import doctest
+
+    import agency.clock
+
+    assert doctest.testmod(agency.clock).failed == 0
