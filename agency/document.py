@@ -316,6 +316,12 @@ def _parse_frontmatter(lines: tuple[str, ...], source: str) -> _Frontmatter:
         node, raw = _compose(text)
     except YAMLError as exc:
         raise _yaml_error(exc, text, source) from exc
+    except (ValueError, OverflowError) as exc:
+        # The constructor builds dates with datetime(), which refuses
+        # 2025-02-30 or an offset past 24 hours with a bare ValueError.
+        raise DocumentFormatError(
+            source, f"YAML error: a value that cannot exist: {exc}"
+        ) from exc
 
     if not isinstance(node, MappingNode) or not isinstance(raw, dict):
         line = close + 1 if node is None else int(node.start_mark.line) + 2

@@ -19,17 +19,17 @@ from datetime import datetime
 from pathlib import Path
 
 import anyio
+from pydantic import ValidationError
 
 from agency import clock as _clock
-from agency.document import AgencyDocument, TaskStatus
+from agency.document import AgencyDocument
 from agency.errors import DocumentError, ScenarioError, SimulationError
 from agency.invariants import Violation, check
 from agency.locks import LockManager
-from agency.scenario import Scenario, check_document
+from agency.scenario import Scenario, check_scenario
 from agency.store import DocumentStore, WriteRecord
 from agency.trace import Event, Trace
-from agents.base import Agent, AgentContext, AgentResult
-from utils.formatters import format_date
+from agents.base import Agent, AgentContext, AgentResult, rehearse
 
 __all__ = [
     "ExpectationCheck",
@@ -119,6 +119,11 @@ def run_scenario(
         SimulationError: the run deadlocked or passed ``max_events``.
         RuntimeError: called from async code (it runs a loop of its own).
     """
+    if not isinstance(scenario, Scenario):
+        raise TypeError(
+            "run_scenario() takes a Scenario (see load_scenario), "
+            f"got {type(scenario).__name__}"
+        )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -128,15 +133,34 @@ def run_scenario(
             "run_scenario() runs its own virtual-time loop; call it from "
             "synchronous code (or in a worker thread), not inside a running loop"
         )
+    scenario = _revalidated(scenario)
     text = preflight(scenario)
     if workdir is not None:
+        copy = workdir / "AGENCY.md"
+        if copy.resolve() == scenario.document.resolve():
+            raise ScenarioError(
+                str(workdir),
+                "workdir holds the scenario's own AGENCY.md; a run works on a "
+                "copy and never overwrites the original",
+            )
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "AGENCY.md").write_bytes(text.encode())
+        copy.write_bytes(text.encode())
 
     async def main() -> RunResult:
         return await _run(scenario, text, workdir, on_event)
 
     return _clock.run(main)
+
+
+def _revalidated(scenario: Scenario) -> Scenario:
+    """``scenario`` checked again: ``model_copy(update=...)`` validates nothing."""
+    try:
+        return Scenario.model_validate(scenario.model_dump())
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(step) for step in first["loc"])
+        reason = first["msg"].removeprefix("Value error, ")
+        raise ScenarioError("<scenario>", reason, field=field) from None
 
 
 async def _run(
@@ -234,33 +258,14 @@ def preflight(scenario: Scenario) -> str:
             agent's task, or refuses one of the edits.
     """
     path = scenario.document
-    for loc, reason in check_document(scenario):
+    for loc, reason in check_scenario(scenario):
         field = ".".join(map(str, loc))
         raise ScenarioError(str(path), f"{field}: {reason}")
     text = path.read_bytes().decode("utf-8")
     document = AgencyDocument.parse(text, source=str(path))
-    # Rehearse the edits of a whole run, blocked and completed alike, on a
-    # copy: every one must apply and leave a document that parses.
-    stamp = scenario.start
     try:
         for spec in scenario.agents:
-            letter = spec.task
-            rehearsal = document.set_progress(
-                letter, status=TaskStatus.IN_PROGRESS, owner=spec.id
-            ).set_fields(status="in_progress", last_updated=stamp)
-            for index in range(len(rehearsal.task(letter).items)):
-                rehearsal = rehearsal.tick(letter, index).set_progress(
-                    letter, done=index + 1
-                )
-            rehearsal = rehearsal.append_note(
-                format_date(stamp, "note"), spec.name, f"Agent {letter}", "rehearsal"
-            )
-            for status in (TaskStatus.BLOCKED, TaskStatus.COMPLETE):
-                rehearsal = rehearsal.set_progress(letter, status=status)
-            rehearsal = rehearsal.set_fields(
-                status="completed", blocked=True, blocking_reason="rehearsal"
-            )
-            AgencyDocument.parse(rehearsal.text, source=str(path))
+            rehearse(document, spec, scenario.start)
     except (DocumentError, ValueError) as exc:
         raise ScenarioError(
             str(path), f"the agents could not keep this document current: {exc}"

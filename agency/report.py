@@ -15,10 +15,11 @@ from utils.formatters import format_date, format_duration
 __all__ = ["describe_event", "summary_json", "summary_text", "timeline_line"]
 
 
-def _clock_text(start: datetime, t: float | None) -> str:
+def _clock_text(start: datetime, t: float | None, *, days: bool = False) -> str:
     if t is None:
         return "-"
-    return format_date(start + timedelta(seconds=t), "%H:%M:%S")
+    pattern = "%Y-%m-%d %H:%M:%S" if days else "%H:%M:%S"
+    return format_date(start + timedelta(seconds=t), pattern)
 
 
 def describe_event(event: Event, start: datetime) -> str | None:
@@ -93,26 +94,30 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
     """The end-of-run summary for people."""
     scenario = result.scenario
     elapsed = (result.end - result.start).total_seconds()
+    # Times of day alone are ambiguous once a run passes midnight.
+    days = result.end.date() != result.start.date()
+    end_pattern = "%Y-%m-%d %H:%M:%S" if days else "%H:%M:%S"
+    held_width = 43 if days else 21
     lines = [
         "",
         f"{scenario.name} (seed {scenario.seed}): "
         f"{format_date(result.start, '%Y-%m-%d %H:%M:%S')} to "
-        f"{format_date(result.end, '%H:%M:%S')} UTC, "
+        f"{format_date(result.end, end_pattern)} UTC, "
         f"{format_duration(elapsed)} of virtual time, {len(result.trace)} events",
         "",
-        f"{'agent':<10} {'task':<5} {'lease held':<21} {'subtasks':<9} "
+        f"{'agent':<10} {'task':<5} {'lease held':<{held_width}} {'subtasks':<9} "
         f"{'notes':<6} outcome",
     ]
     specs = {spec.id: spec for spec in scenario.agents}
     for agent in result.agents:
         spec = specs[agent.agent]
         held = (
-            f"{_clock_text(result.start, agent.held_from)} to "
-            f"{_clock_text(result.start, agent.held_to)}"
+            f"{_clock_text(result.start, agent.held_from, days=days)} to "
+            f"{_clock_text(result.start, agent.held_to, days=days)}"
         )
         done = f"{agent.subtasks_done}/{agent.subtasks_total}"
         lines.append(
-            f"{agent.agent:<10} {spec.task:<5} {held:<21} {done:<9} "
+            f"{agent.agent:<10} {spec.task:<5} {held:<{held_width}} {done:<9} "
             f"{agent.notes_written:<6} {agent.outcome}"
         )
     for agent in result.agents:
@@ -123,7 +128,7 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
     if result.violations:
         lines.append(f"violations: {len(result.violations)}")
         for violation in result.violations:
-            when = _clock_text(result.start, violation.t)
+            when = _clock_text(result.start, violation.t, days=days)
             lines.append(f"  {violation.invariant} at {when}: {violation.message}")
     else:
         lines.append("violations: none")

@@ -60,7 +60,7 @@ __all__ = [
     "Probe",
     "Range",
     "Scenario",
-    "check_document",
+    "check_scenario",
     "load_scenario",
     "parse_duration",
     "resolve_exception",
@@ -69,7 +69,7 @@ __all__ = [
 #: The utils modules an agent can build, by the name scenarios use.
 MODULES = ("validators", "formatters", "parsers", "strings")
 
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))")
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))", re.ASCII)
 #: The longest duration a scenario may give: ten years, far beyond any
 #: sensible run, and small enough that virtual datetimes cannot overflow.
 MAX_DURATION = 10 * 365 * 86_400.0
@@ -232,7 +232,7 @@ class AgentSpec(_Model):
 class LockSettings(_Model):
     """How agents use the lock manager."""
 
-    ttl: PositiveDuration = 1800.0
+    ttl: Annotated[Duration, Field(ge=1)] = 1800.0
     mode: LockMode = LockMode.SAFE
     renew_margin: PositiveDuration = 300.0
     claim_timeout: PositiveDuration | None = None
@@ -240,10 +240,12 @@ class LockSettings(_Model):
 
     @model_validator(mode="after")
     def _margin_fits(self) -> LockSettings:
-        if self.renew_margin >= self.ttl:
+        # Agents renew every ttl - renew_margin seconds; under a second
+        # apart, a long subtask turns into millions of renewals.
+        if self.ttl - self.renew_margin < 1:
             raise ValueError(
-                f"renew_margin ({self.renew_margin:g}s) must be below "
-                f"the ttl ({self.ttl:g}s)"
+                f"renew_margin ({self.renew_margin:g}s) must be at least a second "
+                f"below the ttl ({self.ttl:g}s)"
             )
         return self
 
@@ -372,6 +374,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(source, "nested too deeply to be a scenario") from None
     except _Unsupported as exc:
         raise ScenarioError(source, str(exc)) from None
+    except (ValueError, OverflowError) as exc:
+        # ruamel builds timestamps with datetime(), which refuses 2025-02-30
+        # or an offset past 24 hours with a bare ValueError.
+        raise ScenarioError(
+            source, f"not valid YAML: a value that cannot exist: {exc}"
+        ) from None
     if not isinstance(tree, CommentedMap):
         raise ScenarioError(source, "a scenario is a mapping of fields", line=1)
 
@@ -384,8 +392,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if not document.is_absolute():
         document = (path.parent / document).resolve()
     scenario = scenario.model_copy(update={"document": document})
-    _check_probes(source, tree, scenario)
-    for loc, reason in check_document(scenario):
+    for loc, reason in check_scenario(scenario):
         raise ScenarioError(
             source,
             reason,
@@ -395,15 +402,52 @@ def load_scenario(path: str | Path) -> Scenario:
     return scenario
 
 
-def check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
-    """What in ``scenario`` does not fit its AGENCY.md, field by field.
+def check_scenario(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
+    """What in ``scenario`` cannot work, field by field, beyond its model.
+
+    Every probe must call a public function of its module (one in its
+    ``__all__``) and name an exception that exists; every agent's task must
+    have a checklist and a progress section in the AGENCY.md; every probe's
+    subtask must exist.
 
     Returns:
         ``(field path, reason)`` pairs; empty when everything fits.
     """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for module_name, probes in scenario.probes.items():
+        module = importlib.import_module(f"utils.{module_name}")
+        public = set(getattr(module, "__all__", ()))
+        for index, probe in enumerate(probes):
+            loc: tuple[str | int, ...] = ("probes", module_name, index)
+            if probe.call not in public or not callable(getattr(module, probe.call)):
+                problems.append(
+                    (
+                        (*loc, "call"),
+                        f"utils.{module_name} has no public function {probe.call!r}",
+                    )
+                )
+            if (
+                probe.raises is not None
+                and resolve_exception(module, probe.raises) is None
+            ):
+                problems.append(
+                    (
+                        (*loc, "raises"),
+                        f"no exception class {probe.raises!r} in utils.{module_name} "
+                        "or the built-ins",
+                    )
+                )
+    return problems + _check_document(scenario)
+
+
+def _check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
     path = scenario.document
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            limit = MAX_FILE_BYTES // 2**20
+            return [(("document",), f"{path} is larger than {limit} MiB")]
         document = AgencyDocument.parse(raw.decode("utf-8"), source=str(path))
     except OSError as exc:
         return [(("document",), f"cannot read {path}: {exc.strerror}")]
@@ -549,7 +593,12 @@ def _line_of(tree: object, loc: Sequence[int | str]) -> int | None:
     node = tree
     for step in loc:
         if isinstance(node, CommentedMap) and step in node:
-            line = node.lc.key(step)[0] + 1
+            try:
+                line = node.lc.key(step)[0] + 1
+            except KeyError:
+                # A key merged in from '<<: *anchor' has no line of its own
+                # here; the mapping's own line is the nearest one.
+                line = node.lc.line + 1
             node = node[step]
         elif (
             isinstance(node, CommentedSeq)
@@ -580,32 +629,6 @@ def _scenario_error(source: str, tree: object, exc: ValidationError) -> Scenario
     line, field, message = problems[0]
     more = "".join(f"\n  {source}:{ln}: {fl}: {msg}" for ln, fl, msg in problems[1:])
     return ScenarioError(source, message + more, line=line, field=field)
-
-
-def _check_probes(source: str, tree: object, scenario: Scenario) -> None:
-    """Every probe names a function and an exception that exist."""
-    for module_name, probes in scenario.probes.items():
-        module = importlib.import_module(f"utils.{module_name}")
-        for index, probe in enumerate(probes):
-            loc: tuple[str | int, ...] = ("probes", module_name, index)
-            if not callable(getattr(module, probe.call, None)):
-                raise ScenarioError(
-                    source,
-                    f"utils.{module_name} has no function {probe.call!r}",
-                    line=_line_of(tree, (*loc, "call")),
-                    field=".".join(map(str, (*loc, "call"))),
-                )
-            if (
-                probe.raises is not None
-                and resolve_exception(module, probe.raises) is None
-            ):
-                raise ScenarioError(
-                    source,
-                    f"no exception class {probe.raises!r} in utils.{module_name} "
-                    "or the built-ins",
-                    line=_line_of(tree, (*loc, "raises")),
-                    field=".".join(map(str, (*loc, "raises"))),
-                )
 
 
 def resolve_exception(module: object, name: str) -> type[BaseException] | None:

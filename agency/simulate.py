@@ -168,10 +168,16 @@ def _entry() -> int:
     try:
         return main()
     except BrokenPipeError:
-        # The reader went away (e.g. '| head'): stop quietly, as cat does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        pass
+    except BaseExceptionGroup as group:
+        # A timeline line printed from inside the run arrives wrapped by
+        # the task group.
+        if group.split(BrokenPipeError)[1] is not None:
+            raise
+    # The reader went away (e.g. '| head'): stop quietly, as cat does.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ class Trace:
         """Append an event at the current virtual time and return it."""
         if self._limit is not None and len(self._events) >= self._limit:
             raise SimulationError(
-                f"the run passed its limit of {self._limit:,} events at "
+                f"the run passed its limit of {self._limit:,} "
+                f"event{'' if self._limit == 1 else 's'} at "
                 f"t={self._clock.time():g}s (scenario field max_events)"
             )
         t = self._clock.time()

@@ -6,7 +6,7 @@ instances of :class:`Agent` built from the scenario's ``agents:`` list.
 
 from __future__ import annotations
 
-from agents.base import Agent, AgentContext, AgentResult, Outcome
+from agents.base import Agent, AgentContext, AgentResult, Outcome, rehearse
 from agents.probes import ProbeOutcome, run_probe
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "AgentResult",
     "Outcome",
     "ProbeOutcome",
+    "rehearse",
     "run_probe",
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 import anyio
@@ -39,7 +40,7 @@ from agency.trace import Trace
 from agents.probes import run_probe
 from utils.formatters import format_date, format_duration
 
-__all__ = ["Agent", "AgentContext", "AgentResult", "Outcome"]
+__all__ = ["Agent", "AgentContext", "AgentResult", "Outcome", "rehearse"]
 
 Outcome = Literal["completed", "blocked", "timed_out", "lost_lease"]
 
@@ -120,16 +121,16 @@ class Agent:
         ctx = self._ctx
         await anyio.sleep(self._draw(self.spec.start_after))
         ctx.trace.record("agent.started", agent=self.spec.id, task=self.spec.task)
+        items = self._task(ctx.store.read().document).items
+        self._total = len(items)
+        # Boxes someone ticked before the run count as done; their probes
+        # still run, so a module that fails them still blocks the task.
+        self._done = sum(item.done for item in items)
         try:
             await self._claim()
             await self._start()
-            task = self._task(ctx.store.read().document)
-            self._total = len(task.items)
-            for index, item in enumerate(task.items):
-                if item.done:
-                    self._done += 1
-                    continue
-                await self._subtask(index, item.text)
+            for index, item in enumerate(items):
+                await self._subtask(index, item.text, ticked=item.done)
             await self._finish()
         except _Stop as stop:
             ctx.trace.record(
@@ -159,20 +160,13 @@ class Agent:
             f"Claimed {self.resource} (token {lease.token}, TTL {ttl}); "
             f"starting work on the {self.spec.role}"
         )
+        await self._write(
+            lambda doc: _started(doc, self.spec, self._done, self._total), note
+        )
 
-        def change(doc: AgencyDocument) -> AgencyDocument:
-            doc = doc.set_progress(
-                self.spec.task, status=TaskStatus.IN_PROGRESS, owner=self.spec.id
-            )
-            if doc.status == "pending":
-                doc = doc.set_field("status", "in_progress")
-            return doc
-
-        await self._write(change, note)
-
-    async def _subtask(self, index: int, title: str) -> None:
+    async def _subtask(self, index: int, title: str, *, ticked: bool) -> None:
         ctx = self._ctx
-        seconds = self._draw(ctx.scenario.work_of(self.spec))
+        seconds = 0.0 if ticked else self._draw(ctx.scenario.work_of(self.spec))
         await self._work(seconds)
         failures = []
         probes = [
@@ -196,7 +190,6 @@ class Agent:
         if failures:
             await self._block(title, f"{failures[0].call} {failures[0].detail}")
 
-        self._done += 1
         ctx.trace.record(
             "agent.subtask",
             agent=self.spec.id,
@@ -204,40 +197,28 @@ class Agent:
             title=title,
             worked=seconds,
             probes=len(probes),
+            ticked_before=ticked,
         )
-
-        def change(doc: AgencyDocument) -> AgencyDocument:
-            doc = doc.tick(self.spec.task, index)
-            return doc.set_progress(self.spec.task, done=self._done, total=self._total)
-
-        await self._write(change, None)
+        if ticked:
+            return
+        self._done += 1
+        done, total = self._done, self._total
+        await self._write(lambda doc: _ticked(doc, self.spec, index, done, total), None)
 
     async def _finish(self) -> None:
         note = (
             f"Completed {self.spec.module}.py: {self._done}/{self._total} subtasks, "
             f"{self._passed} probes passing; releasing {self.resource}"
         )
-
-        def change(doc: AgencyDocument) -> AgencyDocument:
-            doc = doc.set_progress(self.spec.task, status=TaskStatus.COMPLETE)
-            finished = all(p.status is TaskStatus.COMPLETE for p in doc.progress)
-            if finished and not doc.blocked:
-                doc = doc.set_field("status", "completed")
-            return doc
-
-        await self._write(change, note)
+        await self._write(lambda doc: _completed(doc, self.spec), note)
         self._release()
 
     async def _block(self, title: str, detail: str) -> None:
         reason = f"{self._label} ({self.spec.id}) blocked on '{title}': {detail}"
-
-        def change(doc: AgencyDocument) -> AgencyDocument:
-            doc = doc.set_progress(self.spec.task, status=TaskStatus.BLOCKED)
-            return doc.set_fields(
-                status="blocked", blocked=True, blocking_reason=reason
-            )
-
-        await self._write(change, f"Blocked on '{title}': {detail}")
+        await self._write(
+            lambda doc: _blocked(doc, self.spec, reason),
+            f"Blocked on '{title}': {detail}",
+        )
         self._release()
         raise _Stop("blocked", reason)
 
@@ -284,11 +265,7 @@ class Agent:
         fence = Fence(self.resource, lease.token) if fenced else None
 
         def apply(doc: AgencyDocument) -> AgencyDocument:
-            doc = change(doc)
-            if note is not None:
-                stamp = format_date(now, "note")
-                doc = doc.append_note(stamp, self.spec.name, self._label, note)
-            return doc.set_field("last_updated", now)
+            return _stamped(change(doc), self.spec, now, note)
 
         try:
             await ctx.store.edit(apply, writer=self.spec.id, fence=fence)
@@ -322,3 +299,66 @@ class Agent:
             probes_passed=self._passed,
             reason=reason,
         )
+
+
+# The edits an agent makes, as plain functions of the document, so a run's
+# whole sequence can be rehearsed on a copy before it starts.
+
+
+def _started(
+    doc: AgencyDocument, spec: AgentSpec, done: int, total: int
+) -> AgencyDocument:
+    doc = doc.set_progress(
+        spec.task, status=TaskStatus.IN_PROGRESS, owner=spec.id, done=done, total=total
+    )
+    if doc.status == "pending":
+        doc = doc.set_field("status", "in_progress")
+    return doc
+
+
+def _ticked(
+    doc: AgencyDocument, spec: AgentSpec, index: int, done: int, total: int
+) -> AgencyDocument:
+    doc = doc.tick(spec.task, index)
+    return doc.set_progress(spec.task, done=done, total=total)
+
+
+def _completed(doc: AgencyDocument, spec: AgentSpec) -> AgencyDocument:
+    doc = doc.set_progress(spec.task, status=TaskStatus.COMPLETE)
+    finished = all(p.status is TaskStatus.COMPLETE for p in doc.progress)
+    if finished and not doc.blocked:
+        doc = doc.set_field("status", "completed")
+    return doc
+
+
+def _blocked(doc: AgencyDocument, spec: AgentSpec, reason: str) -> AgencyDocument:
+    doc = doc.set_progress(spec.task, status=TaskStatus.BLOCKED)
+    return doc.set_fields(status="blocked", blocked=True, blocking_reason=reason)
+
+
+def _stamped(
+    doc: AgencyDocument, spec: AgentSpec, now: datetime, note: str | None
+) -> AgencyDocument:
+    if note is not None:
+        doc = doc.append_note(
+            format_date(now, "note"), spec.name, f"Agent {spec.task}", note
+        )
+    return doc.set_field("last_updated", now)
+
+
+def rehearse(document: AgencyDocument, spec: AgentSpec, at: datetime) -> None:
+    """Apply every edit an agent of ``spec`` can make in a run, on a copy.
+
+    Used before a run, so that a document the agent could not keep current
+    is refused up front instead of failing half-way.
+
+    Raises:
+        DocumentError, ValueError: an edit does not apply, or leaves a
+            document that does not parse.
+    """
+    total = len(document.task(spec.task).items)
+    doc = _stamped(_started(document, spec, 0, total), spec, at, "rehearsal")
+    for index in range(total):
+        doc = _stamped(_ticked(doc, spec, index, index + 1, total), spec, at, None)
+    for end in (_completed(doc, spec), _blocked(doc, spec, "rehearsal")):
+        AgencyDocument.parse(_stamped(end, spec, at, "rehearsal").text)

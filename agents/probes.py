@@ -25,6 +25,9 @@ _SHORT.maxstring = 60
 _SHORT.maxother = 60
 _SHORT.maxlist = _SHORT.maxdict = _SHORT.maxtuple = _SHORT.maxset = 6
 _MAX_MESSAGE = 160
+# Default reprs carry memory addresses ("<generator object f at 0x7f...>"),
+# which differ from process to process and would break replay.
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,22 +64,20 @@ def run_probe(module_name: str, probe: Probe) -> ProbeOutcome:
     except Exception as exc:
         return _judge_exception(module, probe, call, exc)
 
-    got = f"returned {_SHORT.repr(result)}"
+    got = f"returned {_short(result)}"
     if probe.raises is not None:
         return ProbeOutcome(call, False, f"{got}, expected {probe.raises} to be raised")
     if _comparable(result) == probe.expect:
         return ProbeOutcome(call, True, got)
-    return ProbeOutcome(call, False, f"{got}, expected {_SHORT.repr(probe.expect)}")
+    return ProbeOutcome(call, False, f"{got}, expected {_short(probe.expect)}")
 
 
 def _judge_exception(
     module: object, probe: Probe, call: str, exc: Exception
 ) -> ProbeOutcome:
-    raised = f"raised {type(exc).__name__}: {_one_line(str(exc))}"
+    raised = f"raised {type(exc).__name__}: {_one_line(_ADDRESS.sub('', str(exc)))}"
     if probe.raises is None:
-        return ProbeOutcome(
-            call, False, f"{raised}, expected {_SHORT.repr(probe.expect)}"
-        )
+        return ProbeOutcome(call, False, f"{raised}, expected {_short(probe.expect)}")
     expected = resolve_exception(module, probe.raises)
     if expected is None or not isinstance(exc, expected):
         return ProbeOutcome(call, False, f"{raised}, expected {probe.raises}")
@@ -98,6 +99,10 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+def _short(value: object) -> str:
+    return _ADDRESS.sub("", _SHORT.repr(value))
+
+
 def _one_line(message: str) -> str:
     """The first line of an error message, shortened."""
     first = message.strip().splitlines()[0] if message.strip() else ""
@@ -107,7 +112,7 @@ def _one_line(message: str) -> str:
 
 
 def _describe(probe: Probe) -> str:
-    parts = [_SHORT.repr(arg) for arg in probe.args]
-    parts += [f"{key}={_SHORT.repr(value)}" for key, value in probe.kwargs.items()]
+    parts = [_short(arg) for arg in probe.args]
+    parts += [f"{key}={_short(value)}" for key, value in probe.kwargs.items()]
     text = f"{probe.call}({', '.join(parts)})"
     return f"{text}.{probe.attr}" if probe.attr else text

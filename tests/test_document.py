@@ -850,3 +850,12 @@ def test_frontmatter_that_only_yaml_1_2_allows_still_parses() -> None:
     related = document.frontmatter["dependencies"]["related"]  # type: ignore[index]
     assert related[1] == "a:b"
     assert document.render() == text
+
+
+def test_a_frontmatter_date_that_cannot_exist_is_a_format_error() -> None:
+    text = SEED.replace(
+        "last_updated: 2025-11-23T10:00:00Z", "last_updated: 2025-02-30T10:00:00Z"
+    )
+
+    with pytest.raises(DocumentFormatError, match="a value that cannot exist"):
+        AgencyDocument.parse(text)

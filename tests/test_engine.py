@@ -328,3 +328,90 @@ def test_run_scenario_refuses_to_nest_inside_a_running_loop(
 
     with pytest.raises(RuntimeError, match="runs its own virtual-time loop"):
         asyncio.run(inside())
+
+
+def test_a_result_without_a_stable_repr_does_not_break_replay(
+    scenario: Scenario,
+) -> None:
+    """A generator's repr carries its address, which differs per process."""
+    probe = scenario.probes["parsers"][0].model_copy(
+        update={"call": "iter_json_items", "args": ["[1, 2]"], "expect": [1, 2]}
+    )
+    probes = {**scenario.probes, "parsers": [probe]}
+
+    run = run_scenario(scenario.model_copy(update={"probes": probes}))
+
+    assert run.agents[2].outcome == "blocked"
+    assert " at 0x" not in run.trace.jsonl().decode()
+    assert "returned <generator object iter_json_items>" in run.trace.jsonl().decode()
+
+
+def test_boxes_ticked_before_the_run_count_and_keep_their_probes(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    document = tmp_path / "AGENCY.md"
+    document.write_text(
+        SEED_TEXT.replace("- [ ] Include tests", "- [x] Include tests"),
+        encoding="utf-8",
+    )
+
+    run = run_scenario(scenario.model_copy(update={"document": document}))
+
+    assert run.ok
+    assert run.document.progress_of("A").done == 4
+    probes = [e for e in run.events if e.kind == "agent.probe" and e.agent == "agent-a"]
+    assert len(probes) == len(scenario.probes["validators"])
+
+
+def test_a_checklist_longer_than_its_progress_total_is_fine(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    extra = "- [ ] Document in `src/strings.py`\n- [ ] Benchmark it\n"
+    document = tmp_path / "AGENCY.md"
+    document.write_text(
+        SEED_TEXT.replace("- [ ] Document in `src/strings.py`\n", extra),
+        encoding="utf-8",
+    )
+
+    run = run_scenario(scenario.model_copy(update={"document": document}))
+
+    assert run.ok
+    assert (
+        run.document.progress_of("D").done,
+        run.document.progress_of("D").total,
+    ) == (
+        5,
+        5,
+    )
+
+
+def test_the_api_never_overwrites_the_original_document(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    document = tmp_path / "AGENCY.md"
+    document.write_text(SEED_TEXT, encoding="utf-8")
+
+    with pytest.raises(ScenarioError, match="never overwrites the original"):
+        run_scenario(
+            scenario.model_copy(update={"document": document}), workdir=tmp_path
+        )
+
+    assert document.read_text(encoding="utf-8") == SEED_TEXT
+
+
+def test_a_scenario_changed_through_model_copy_is_validated_again(
+    scenario: Scenario,
+) -> None:
+    locks = scenario.locks.model_copy(update={"ttl": -5})
+
+    with pytest.raises(
+        ScenarioError, match=r"locks\.ttl: a duration must not be negative"
+    ):
+        run_scenario(scenario.model_copy(update={"locks": locks}))
+
+
+def test_run_scenario_wants_a_scenario() -> None:
+    with pytest.raises(
+        TypeError, match=r"takes a Scenario \(see load_scenario\), got str"
+    ):
+        run_scenario("scenarios/parallel.yaml")  # type: ignore[arg-type]

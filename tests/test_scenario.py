@@ -126,7 +126,9 @@ def test_a_bad_duration_names_its_field(tmp_path: Path) -> None:
 def test_the_renewal_margin_must_be_below_the_ttl(tmp_path: Path) -> None:
     path = variant(tmp_path, "  renew_margin: 5m", "  renew_margin: 45m")
 
-    with pytest.raises(ScenarioError, match=r"renew_margin \(2700s\) must be below"):
+    with pytest.raises(
+        ScenarioError, match=r"renew_margin \(2700s\) must be at least a second below"
+    ):
         load_scenario(path)
 
 
@@ -159,7 +161,7 @@ def test_a_probe_must_call_a_function_of_its_module(tmp_path: Path) -> None:
 
     assert caught.value.field == "probes.strings.0.call"
     assert caught.value.line == line_of(path, "call: slugifyy")
-    assert "utils.strings has no function 'slugifyy'" in str(caught.value)
+    assert "utils.strings has no public function 'slugifyy'" in str(caught.value)
 
 
 def test_a_probe_must_name_a_real_exception(tmp_path: Path) -> None:
@@ -373,3 +375,40 @@ def test_a_dumped_scenario_validates_again() -> None:
     scenario = load_scenario(PARALLEL)
 
     assert Scenario.model_validate(scenario.model_dump()) == scenario
+
+
+@pytest.mark.parametrize(
+    "start",
+    ["2025-02-30T10:00:00Z", "2016-12-31T23:59:60Z", "2025-11-23T10:00:00+25:00"],
+)
+def test_a_date_that_cannot_exist_is_bad_input(tmp_path: Path, start: str) -> None:
+    path = variant(tmp_path, "start: 2025-11-23T10:00:00Z", f"start: {start}")
+
+    with pytest.raises(ScenarioError, match="a value that cannot exist"):
+        load_scenario(path)
+
+
+def test_an_error_in_a_merged_anchor_still_names_a_line(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "  - id: agent-b\n    name: Claude Haiku\n",
+        "  - <<: {resource: 'a b'}\n    id: agent-b\n    name: Claude Haiku\n",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    assert caught.value.field == "agents.1.resource"
+    assert caught.value.line == line_of(path, "<<: {resource: 'a b'}")
+
+
+def test_a_probe_may_only_call_a_public_function(tmp_path: Path) -> None:
+    path = variant(tmp_path, "call: slugify", "call: _words")
+
+    with pytest.raises(ScenarioError, match="has no public function '_words'"):
+        load_scenario(path)
+
+
+def test_durations_take_ascii_digits_only() -> None:
+    with pytest.raises(ValueError, match="duration looks like"):
+        parse_duration("\u0663m")
