@@ -13,6 +13,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PARALLEL = ROOT / "scenarios" / "parallel.yaml"
 
 
+def scenario_file(
+    folder: Path,
+    *changes: tuple[str, str],
+    document: Path = ROOT / "AGENCY.md",
+    extra: str = "",
+) -> Path:
+    """parallel.yaml with text replaced, pointing at ``document``, in ``folder``."""
+    text = PARALLEL.read_text(encoding="utf-8")
+    text = text.replace("document: ../AGENCY.md", f"document: {document}")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = folder / "scenario.yaml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main([*args])
     captured = capsys.readouterr()
@@ -107,13 +124,7 @@ def test_a_rerun_may_overwrite_its_own_output_folder(
 def test_a_malformed_scenario_exits_2_naming_file_line_and_field(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        PARALLEL.read_text(encoding="utf-8")
-        .replace("document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}")
-        .replace("  ttl: 30m", "  ttl: -5"),
-        encoding="utf-8",
-    )
+    bad = scenario_file(tmp_path, ("  ttl: 30m", "  ttl: -5"))
 
     code, out, err = run_cli(capsys, str(bad))
 
@@ -168,12 +179,8 @@ def test_out_may_not_be_a_folder_holding_a_users_files(
 def test_a_blocked_run_exits_1(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    scenario = tmp_path / "blocked.yaml"
-    scenario.write_text(
-        PARALLEL.read_text(encoding="utf-8")
-        .replace("document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}")
-        .replace("expect: parallel-tasks-agent-d", "expect: something-else"),
-        encoding="utf-8",
+    scenario = scenario_file(
+        tmp_path, ("expect: parallel-tasks-agent-d", "expect: something-else")
     )
 
     code, out, _ = run_cli(
@@ -219,13 +226,7 @@ def test_a_refused_document_leaves_no_output_folder(
         .read_text(encoding="utf-8")
         .replace("## Agent Notes", "## Notes")
     )
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(
-        PARALLEL.read_text(encoding="utf-8").replace(
-            "document: ../AGENCY.md", f"document: {document}"
-        ),
-        encoding="utf-8",
-    )
+    scenario = scenario_file(tmp_path, document=document)
 
     code, _, err = run_cli(capsys, str(scenario), "--out", str(tmp_path / "out"))
 
@@ -246,14 +247,7 @@ def test_an_output_path_that_cannot_exist_exits_2(
 def test_an_event_limit_exits_1_with_the_reason(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    scenario = tmp_path / "s.yaml"
-    scenario.write_text(
-        PARALLEL.read_text(encoding="utf-8").replace(
-            "document: ../AGENCY.md", f"document: {ROOT / 'AGENCY.md'}"
-        )
-        + "max_events: 10\n",
-        encoding="utf-8",
-    )
+    scenario = scenario_file(tmp_path, extra="max_events: 10\n")
 
     code, _, err = run_cli(
         capsys, str(scenario), "--quiet", "--out", str(tmp_path / "r")
