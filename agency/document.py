@@ -1075,6 +1075,17 @@ class AgencyDocument:
             )
 
         key_text = self._lines[field.key_line]
+        quoted = field.kind == "scalar" and self._lines[field.value_line][
+            field.value_col : field.value_col + 1
+        ] in ("'", '"')
+        if quoted and isinstance(value, str | datetime) and rendered[0] not in "'\"":
+            # The file quoted this value (last_updated: "2025-..."); keep its
+            # style, so only the characters of the value change.
+            rendered = _double_quoted(
+                rendered if isinstance(value, datetime) else value
+            )
+            stored = rendered[1:-1] if isinstance(value, datetime) else value
+            values[name] = stored
         if field.kind == "empty":
             head = key_text[: field.colon_col + 1] + " "
             tail = key_text[field.colon_col + 1 :]

@@ -859,3 +859,16 @@ def test_a_frontmatter_date_that_cannot_exist_is_a_format_error() -> None:
 
     with pytest.raises(DocumentFormatError, match="a value that cannot exist"):
         AgencyDocument.parse(text)
+
+
+def test_set_field_keeps_a_quoted_value_quoted() -> None:
+    text = SEED.replace(
+        "last_updated: 2025-11-23T10:00:00Z", 'last_updated: "2025-11-23T10:00:00Z"'
+    )
+    stamp = datetime(2025, 11, 23, 10, 47, tzinfo=UTC)
+
+    edited = AgencyDocument.parse(text).set_field("last_updated", stamp)
+
+    assert '\nlast_updated: "2025-11-23T10:47:00Z"\n' in edited.text
+    assert edited.frontmatter["last_updated"] == "2025-11-23T10:47:00Z"
+    assert AgencyDocument.parse(edited.text).frontmatter == edited.frontmatter
