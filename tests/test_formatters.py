@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import doctest
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +18,7 @@ import utils.formatters
 from utils.errors import DateParseError, TimezoneError
 from utils.formatters import format_date, format_duration, parse_date, to_timezone
 
-CORPORA = Path(__file__).parents[1].parent / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 NOON_UTC = datetime(2025, 11, 23, 10, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -194,6 +194,25 @@ def test_offset_is_kept_not_converted() -> None:
     assert parsed.utcoffset() == timedelta(hours=1)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025", date(2025, 1, 1)),
+        ("2025-11", date(2025, 11, 1)),
+        ("2025-W47", date(2025, 11, 17)),
+        ("2025W47", date(2025, 11, 17)),
+    ],
+)
+def test_reduced_precision_date_is_the_first_day(text: str, expected: date) -> None:
+    """A year, month or week alone reads as the first day of that period."""
+    assert parse_date(text) == expected
+
+
+def test_hour_alone_is_a_time() -> None:
+    """T10 is 10:00, the reduced-precision time of ISO 8601."""
+    assert parse_date("2025-11-23T10Z") == NOON_UTC
+
+
 def test_time_without_offset_is_naive() -> None:
     """No offset and no tz gives a naive datetime."""
     assert parse_date("2025-11-23T10:00") == datetime(2025, 11, 23, 10, 0)
@@ -238,7 +257,11 @@ def test_hour_24_is_the_next_midnight() -> None:
         ("2025-11-23T", "expected a time after 'T'", 11),
         ("2025-11-23T10:00\n", "unexpected '\\n'", 16),
         (" 2025-11-23", "expected an ISO 8601 date", 0),
-        ("2025-11", "a year and month is not a date", 7),
+        ("2025-11T10:00", "a time needs a complete date", 7),
+        ("2025-W47T10:00", "a time needs a complete date", 8),
+        ("201204", "expected an ISO 8601 date", 6),
+        ("2025-11-23a10:00", "unexpected 'a' after the date", 10),
+        ("2025-11-23-10:00", "unexpected '-' after the date", 10),
         ("2025-11-23Z", "unexpected 'Z' after the date", 10),
         ("\u0662\u0660\u0662\u0665-11-23", "expected an ISO 8601 date", 0),
         ("9999-12-31T24:00", "24:00 runs past year 9999", None),
@@ -513,26 +536,112 @@ def _load(*parts: str) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def test_dateutil_isoparse_corpus_agrees_where_both_accept() -> None:
-    """Where our stricter parser accepts a dateutil case, the value matches."""
-    cases = _load("dateutil-isoparser", "dateutil_isoparser_cases.json")["cases"]
-    disagreements = []
-    for case in cases:
-        if case["function"] != "isoparse":
-            continue
-        try:
-            parsed = parse_date(case["input"])
-        except DateParseError:
-            continue
-        if not case["valid"]:
-            disagreements.append(case["id"])
-            continue
-        if not isinstance(parsed, datetime):
-            parsed = datetime(parsed.year, parsed.month, parsed.day)
-        if parsed.isoformat() != case["expected"]["iso"]:
-            disagreements.append(case["id"])
+# Cases of dateutil's ISO parser tests where parse_date deliberately answers
+# otherwise, by case id. The test below fails if one of them starts to agree,
+# so the list never goes stale.
+_ISOPARSER_DIFFERENCES: Final[dict[int, str]] = {
+    **dict.fromkeys(
+        (271, 272, 275, 276, 277, 278),
+        "dateutil takes any one non-digit as the date-time separator; ISO 8601 "
+        "allows only T and RFC 3339 a space, and '-' would read as an offset",
+    ),
+    343: "isoparser(sep='C') refuses T; parse_date has no sep option and T is "
+    "always the separator",
+    **dict.fromkeys(
+        (345, 346, 347),
+        "isoparser() refuses a bad sep argument; parse_date has no sep option, "
+        "so there is nothing to refuse",
+    ),
+}
+_DATE_ANCHOR: Final = "2000-01-01T"
 
-    assert disagreements == []
+Outcome = tuple[str, str | None, int | None, bool | None]
+
+
+def _expected_outcome(case: dict[str, Any]) -> Outcome:
+    if not case["valid"]:
+        return ("error", None, None, None)
+    expected = case["expected"]
+    # A tzinfo (parse_tzstr) has no iso, a date neither offset nor naive.
+    return (
+        "ok",
+        expected.get("iso"),
+        expected.get("utcoffset_s"),
+        expected.get("naive"),
+    )
+
+
+def _offset_seconds(value: datetime | time) -> int | None:
+    offset = value.utcoffset()
+    return None if offset is None else int(offset.total_seconds())
+
+
+def _our_outcome(case: dict[str, Any]) -> Outcome:
+    """Run a dateutil case through parse_date, read the way dateutil reports.
+
+    isoparse and parse_isodate take the text as it is; parse_isotime and
+    parse_tzstr have no counterpart of their own, so their text is put after
+    a date (a time) or after a date and time (an offset). Cases dateutil ran
+    on bytes run here on the same ASCII text: parse_date takes str only.
+    """
+    function, text = case["function"], case["input"]
+    kwargs = case.get("parser_kwargs", {})
+    if function == "isoparser()" or kwargs.get("sep", "T") != "T":
+        return ("no counterpart", None, None, None)
+    try:
+        if function in ("isoparse", "isoparser().isoparse"):
+            parsed = parse_date(text)
+            if not isinstance(parsed, datetime):
+                # dateutil returns midnight for a date alone.
+                return ("ok", f"{parsed.isoformat()}T00:00:00", None, True)
+            return (
+                "ok",
+                parsed.isoformat(),
+                _offset_seconds(parsed),
+                parsed.tzinfo is None,
+            )
+        if function == "isoparser().parse_isodate":
+            parsed = parse_date(text)
+            assert not isinstance(parsed, datetime)
+            return ("ok", parsed.isoformat(), None, None)
+        if function == "isoparser().parse_isotime":
+            parsed = parse_date(_DATE_ANCHOR + text)
+            assert isinstance(parsed, datetime)
+            clock = parsed.timetz()
+            return (
+                "ok",
+                clock.isoformat(),
+                _offset_seconds(clock),
+                clock.tzinfo is None,
+            )
+        assert function == "isoparser().parse_tzstr", function
+        parsed = parse_date(f"{_DATE_ANCHOR}12:00:00{text}")
+        assert isinstance(parsed, datetime)
+        return ("ok", None, _offset_seconds(parsed), None)
+    except DateParseError:
+        return ("error", None, None, None)
+
+
+def test_dateutil_isoparser_corpus_agrees_case_by_case() -> None:
+    """Every dateutil ISO parser case agrees, except the listed differences."""
+    cases = _load("dateutil-isoparser", "dateutil_isoparser_cases.json")["cases"]
+    agreed, wrong, stale = 0, [], []
+    for case in cases:
+        ours, theirs = _our_outcome(case), _expected_outcome(case)
+        if case["id"] in _ISOPARSER_DIFFERENCES:
+            if ours == theirs:
+                stale.append(case["id"])
+        elif ours == theirs:
+            agreed += 1
+        else:
+            wrong.append((case["id"], case["input"], ours, theirs))
+
+    assert wrong == []
+    assert stale == []
+    assert len(cases) == 531
+    assert sum(case["valid"] for case in cases) == 466
+    assert len(_ISOPARSER_DIFFERENCES) == 10
+    assert agreed == 521
 
 
 def test_zoneinfo_corpus_gaps_and_folds_resolve_as_recorded() -> None:
@@ -559,6 +668,96 @@ def test_zoneinfo_corpus_gaps_and_folds_resolve_as_recorded() -> None:
                     wrong.append((zone, transition["transition_utc"]))
 
     assert wrong == []
+
+
+# Probe names (zoneinfo's own test layout) for wall times inside a gap or a
+# fold; the others (before, after, and the first second outside) exist once.
+_INSIDE_ANOMALY: Final = ("start", "start+1s", "end-1s")
+
+
+def _zone_readings(value: datetime) -> dict[str, Any]:
+    offset, dst = value.utcoffset(), value.dst()
+    assert offset is not None and dst is not None
+    return {
+        "tzname": value.tzname(),
+        "utcoffset_s": int(offset.total_seconds()),
+        "dst_s": int(dst.total_seconds()),
+    }
+
+
+def test_zoneinfo_corpus_wall_time_probes_read_as_recorded() -> None:
+    """Each wall time and fold gives the recorded tzname, offset and dst.
+
+    A wall time that exists once comes back unchanged under the default
+    policies. In a fold, fold=0 is the first occurrence and fold=1 the second
+    (PEP 495): on_fold='earlier' / 'later' pick them, and the default keeps
+    an explicit fold=1. In a gap the default raises; PEP 495 reads fold=0
+    with the offset before the change and fold=1 with the one after, and
+    on_gap='earlier' / 'later' land on real wall times with those offsets,
+    one gap length before or after.
+    """
+    data = _load("zoneinfo-transitions", "zone_transitions.json")
+    gaps = {
+        (zone, transition["anomaly_start_local"]): transition["delta_s"]
+        for zone, transitions in data["zones"].items()
+        for transition in transitions
+        if transition["kind"] == "gap"
+    }
+    counts = {"once": 0, "gap": 0, "fold": 0}
+    wrong: list[tuple[Any, object]] = []
+    for probe in data["probes"]:
+        zone, fold = probe["zone"], probe["fold"]
+        wall = datetime.fromisoformat(probe["local"]).replace(fold=fold)
+        kind, _, where = probe["probe"].partition(":")
+        policy: Any = "earlier" if fold == 0 else "later"
+        if where not in _INSIDE_ANOMALY:
+            counts["once"] += 1
+            result = to_timezone(wall, zone)
+            moved = result.replace(tzinfo=None, fold=0) != wall.replace(fold=0)
+        elif kind == "fold":
+            counts["fold"] += 1
+            result = to_timezone(wall, zone, on_fold=policy)
+            if fold == 1 and to_timezone(wall, zone) != result:
+                wrong.append((probe, "default policy ignored fold=1"))
+            moved = (result.replace(tzinfo=None), result.fold) != (wall, fold)
+        else:
+            assert kind == "gap", probe
+            counts["gap"] += 1
+            with pytest.raises(TimezoneError, match="does not exist"):
+                to_timezone(wall, zone)
+            result = to_timezone(wall, zone, on_gap=policy)
+            start = datetime.fromisoformat(probe["local"])
+            while (zone, start.isoformat()) not in gaps:
+                start -= timedelta(seconds=1)  # back to the gap's first second
+            length = timedelta(seconds=gaps[zone, start.isoformat()])
+            landing = wall - length if fold == 0 else wall + length
+            moved = result.replace(tzinfo=None) != landing.replace(fold=0)
+        if moved or _zone_readings(result) != probe["expect"]:
+            wrong.append((probe, result.isoformat()))
+
+    assert wrong == []
+    assert counts == {"once": 420, "gap": 162, "fold": 144}
+    assert sum(counts.values()) == len(data["probes"]) == 726
+
+
+def test_zoneinfo_corpus_utc_probes_land_on_the_recorded_wall_time() -> None:
+    """An instant next to a fold converts to the recorded wall time and fold."""
+    data = _load("zoneinfo-transitions", "zone_transitions.json")
+    wrong: list[tuple[Any, object]] = []
+    for probe in data["utc_probes"]:
+        zone = probe["zone"]
+        instant = datetime.fromisoformat(probe["utc"].replace("Z", "+00:00"))
+        local = to_timezone(instant, zone)
+        shown = format_date(instant, "%Y-%m-%dT%H:%M:%S", tz=zone)
+        readings = (local.replace(tzinfo=None).isoformat(), local.fold, shown)
+        expected = (probe["expect_local"], probe["expect_fold"], probe["expect_local"])
+        if readings != expected or _zone_readings(local) != probe["expect"]:
+            wrong.append((probe, readings))
+        if parse_date(format_date(instant, "iso", tz=zone)) != instant:
+            wrong.append((probe, "iso text does not parse back to the instant"))
+
+    assert wrong == []
+    assert len(data["utc_probes"]) == 48
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,17 @@ from :mod:`zoneinfo` (IANA names, data from the ``tzdata`` package).
 datetime.date(2025, 11, 23)
 >>> parse_date("2025-11-23T24:00Z")
 datetime.datetime(2025, 11, 24, 0, 0, tzinfo=datetime.timezone.utc)
+>>> parse_date("2025-11")
+datetime.date(2025, 11, 1)
 >>> parse_date("03/04/2025", style="eu")
 datetime.date(2025, 4, 3)
+>>> parse_date("May 17,2019", style="any")
+datetime.date(2019, 5, 17)
 >>> to_timezone(datetime(2025, 3, 30, 2, 30), "Europe/Berlin",
 ...             on_gap="shift_forward").isoformat()
 '2025-03-30T03:00:00+02:00'
+>>> to_timezone(datetime(2025, 10, 26, 2, 30, fold=1), "Europe/Berlin").isoformat()
+'2025-10-26T02:30:00+01:00'
 """
 
 from __future__ import annotations
@@ -83,7 +89,22 @@ _DATE_FORMS: Final = (
     _ORDINAL_EXTENDED,
     _ORDINAL_BASIC,
 )
-_YEAR_MONTH = re.compile(r"\d{4}-\d{2}", re.ASCII)
+# Reduced precision, ISO 8601:2004 sections 4.1.2.3 and 4.1.4.3: a year, a
+# month or a week alone names a period and stands for its first day, as
+# dateutil reads it. YYYYMM is not among them (it reads like YYMMDD).
+_YEAR = re.compile(r"(\d{4})", re.ASCII)
+_YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_YEAR_WEEK_EXTENDED = re.compile(r"(\d{4})-W(\d{2})", re.ASCII)
+_YEAR_WEEK_BASIC = re.compile(r"(\d{4})W(\d{2})", re.ASCII)
+# RFC 3339 section 5.6 allows a space for the T (its note); ISO 8601 only T.
+_DATE_TIME_SEPARATOR = re.compile(r"[Tt ]")
+# The everyday RFC 3339 shape, read with one match. Anything else, and any
+# field out of range, takes the general path, which also explains errors.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,6})\d*)?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,
+)
 # hh[:mm[:ss[.fff]]], the backreference keeping the colons all-or-nothing.
 # ISO 8601 section 3.2.6 allows a comma as the decimal sign.
 _TIME = re.compile(r"(\d{2})(?:(:?)(\d{2})(?:\2(\d{2})(?:[.,](\d+))?)?)?", re.ASCII)
@@ -174,10 +195,12 @@ def format_date(
 
 def _format_datetime(value: datetime, style: str) -> str:
     if style == "iso":
-        text = f"{_iso_date(value)}T{value:%H:%M:%S}"
-        if value.microsecond:
-            text += f".{value.microsecond:06d}"
-        return text + _iso_offset(value)
+        # isoformat() already writes RFC 3339 section 5.6 (four-digit year,
+        # microseconds only when non-zero, +HH:MM), except that it spells a
+        # zero offset +00:00. Seconds in an offset, which RFC 3339 lacks, are
+        # kept as ISO 8601 allows rather than silently moving the instant.
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if style == "us":
         hour = value.hour % 12 or 12
         half = "AM" if value.hour < 12 else "PM"
@@ -210,22 +233,6 @@ def _iso_date(value: date) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def _iso_offset(value: datetime) -> str:
-    """Render the UTC offset as RFC 3339 section 5.6 time-offset."""
-    offset = value.utcoffset()
-    assert offset is not None, "callers pass aware datetimes only"
-    if not offset:
-        return "Z"
-    sign = "-" if offset < timedelta(0) else "+"
-    seconds = int(abs(offset).total_seconds())
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    # RFC 3339 has no seconds in an offset; keep them (as ISO 8601 and
-    # datetime.isoformat do) rather than silently moving the instant.
-    tail = f":{seconds:02d}" if seconds else ""
-    return f"{sign}{hours:02d}:{minutes:02d}{tail}"
-
-
 def parse_date(
     text: str,
     *,
@@ -238,9 +245,11 @@ def parse_date(
         ``None`` or ``iso``: strict ISO 8601 / RFC 3339. Dates as
         ``2025-11-23``, ``20251123``, ``2025-W47-7`` (week date) or
         ``2025-327`` (ordinal date); a time after ``T`` or a space as
-        ``hh:mm[:ss[.fff]]`` or ``hhmm[ss]``; an offset ``Z``, ``+hh:mm``,
-        ``+hhmm`` or ``+hh``. ``24:00`` is the midnight that ends the day.
-        Fractions beyond microseconds are truncated.
+        ``hh[:mm[:ss[.fff]]]`` or ``hh[mm[ss]]``; an offset ``Z``,
+        ``+hh:mm``, ``+hhmm`` or ``+hh``. ``24:00`` is the midnight that
+        ends the day. Fractions beyond microseconds are truncated. A year
+        (``2025``), month (``2025-11``) or week (``2025-W47``) alone stands
+        for its first day; with a time, the date must be complete.
         ``us`` / ``eu``: ``MM/DD/YYYY`` / ``DD/MM/YYYY``, optionally
         followed by ``hh:mm[:ss]`` and ``AM``/``PM``.
         ``any``: whatever :func:`dateutil.parser.parse` reads, with guards:
@@ -288,16 +297,20 @@ def parse_date(
 
 
 def _parse_iso(text: str) -> datetime | date:
-    """Parse ISO 8601 (RFC 3339 section 5.6 plus the basic, week and
-    ordinal forms of ISO 8601 sections 4.1.2 to 4.1.4)."""
-    cut = len(text)
-    for index, ch in enumerate(text):
-        if ch in "Tt ":
-            cut = index
-            break
-    day = _parse_iso_date(text, text[:cut])
-    if cut == len(text):
-        return day
+    """Parse ISO 8601 (RFC 3339 section 5.6 plus the basic, week, ordinal and
+    reduced-precision forms of ISO 8601:2004 sections 4.1.2 to 4.1.4)."""
+    match = _RFC3339.fullmatch(text)
+    if match is not None:
+        value = _rfc3339_or_none(match)
+        if value is not None:
+            return value
+
+    separator = _DATE_TIME_SEPARATOR.search(text)
+    if separator is None:
+        return _parse_iso_date(text, text, alone=True)
+
+    cut = separator.start()
+    day = _parse_iso_date(text, text[:cut], alone=False)
     if cut + 1 == len(text):
         raise DateParseError(
             text, f"expected a time after {text[cut]!r}", position=cut + 1
@@ -305,7 +318,37 @@ def _parse_iso(text: str) -> datetime | date:
     return _parse_iso_time(text, cut + 1, day)
 
 
-def _parse_iso_date(text: str, part: str) -> date:
+def _rfc3339_or_none(match: re.Match[str]) -> datetime | None:
+    """Build the value of an RFC 3339 match, or None when a field is out of
+    range (hour 24, second 60, a bad offset) and needs the general path."""
+    (year, month, day, hour, minute, second, fraction, zulu, sign, hh, mm) = (
+        match.groups()
+    )
+    zone: tzinfo | None = None
+    if zulu:
+        zone = UTC
+    elif sign:
+        hours, minutes = int(hh), int(mm)
+        if hours > 23 or minutes > 59:
+            return None
+        delta = timedelta(hours=hours, minutes=minutes)
+        zone = timezone(-delta if sign == "-" else delta)
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int(fraction.ljust(6, "0")) if fraction else 0,
+            tzinfo=zone,
+        )
+    except ValueError:
+        return None
+
+
+def _parse_iso_date(text: str, part: str, *, alone: bool) -> date:
     match = _CALENDAR_EXTENDED.fullmatch(part) or _CALENDAR_BASIC.fullmatch(part)
     if match:
         year, month, day = (int(group) for group in match.groups())
@@ -314,12 +357,7 @@ def _parse_iso_date(text: str, part: str) -> date:
     match = _WEEK_EXTENDED.fullmatch(part) or _WEEK_BASIC.fullmatch(part)
     if match:
         year, week, weekday = (int(group) for group in match.groups())
-        try:
-            return date.fromisocalendar(year, week, weekday)
-        except ValueError as exc:
-            raise DateParseError(
-                text, f"no such week date: {exc}", position=match.start(2)
-            ) from None
+        return _week_date(text, year, week, weekday, match)
 
     match = _ORDINAL_EXTENDED.fullmatch(part) or _ORDINAL_BASIC.fullmatch(part)
     if match:
@@ -333,13 +371,20 @@ def _parse_iso_date(text: str, part: str) -> date:
             )
         return date(year, 1, 1) + timedelta(days=ordinal - 1)
 
+    reduced = _reduced_date(text, part)
+    if reduced is not None:
+        if alone:
+            return reduced
+        # ISO 8601:2004 section 4.3.2: a date-time needs a complete date.
+        raise DateParseError(
+            text,
+            "a time needs a complete date, not a year, month or week alone",
+            position=len(part),
+        )
+
     slash = _SLASH_PREFIX.match(text)
     if slash:
         raise DateParseError(text, _ambiguity(slash), position=0)
-    if _YEAR_MONTH.fullmatch(part):
-        raise DateParseError(
-            text, "a year and month is not a date; add the day", position=len(part)
-        )
     # Point at the first character after the longest date-shaped prefix.
     prefix = max(
         (match.end() for pattern in _DATE_FORMS if (match := pattern.match(part))),
@@ -354,6 +399,33 @@ def _parse_iso_date(text: str, part: str) -> date:
         )
         prefix = _first_non_digit(part)
     raise DateParseError(text, reason, position=prefix)
+
+
+def _reduced_date(text: str, part: str) -> date | None:
+    """Read a year, year-month or year-week as the first day of that period."""
+    match = _YEAR_MONTH.fullmatch(part)
+    if match:
+        return _checked_date(text, int(match[1]), int(match[2]), 1, match)
+
+    match = _YEAR_WEEK_EXTENDED.fullmatch(part) or _YEAR_WEEK_BASIC.fullmatch(part)
+    if match:
+        return _week_date(text, int(match[1]), int(match[2]), 1, match)
+
+    match = _YEAR.fullmatch(part)
+    if match:
+        return _checked_date(text, int(match[1]), 1, 1, match)
+    return None
+
+
+def _week_date(
+    text: str, year: int, week: int, weekday: int, match: re.Match[str]
+) -> date:
+    try:
+        return date.fromisocalendar(year, week, weekday)
+    except ValueError as exc:
+        raise DateParseError(
+            text, f"no such week date: {exc}", position=match.start(2)
+        ) from None
 
 
 def _checked_date(
