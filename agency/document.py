@@ -41,6 +41,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 from ruamel.yaml.reader import ReaderError
 
 from agency.errors import DocumentEditError, DocumentFormatError
+from utils.formatters import format_date
 
 __all__ = [
     "AgencyDocument",
@@ -508,8 +509,7 @@ def _render_value(value: object) -> tuple[str, object]:
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"datetime {value.isoformat()} is naive; give a timezone")
         utc = value.astimezone(UTC)
-        spec = "seconds" if utc.microsecond == 0 else "microseconds"
-        return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z", utc
+        return format_date(utc, "iso"), utc
     if isinstance(value, date):
         raise TypeError("dates are not supported; pass an aware datetime")
     if isinstance(value, str):

@@ -33,7 +33,8 @@ class InvalidEmailError(ValueError):
 
     Attributes:
         code: a stable, machine-readable reason such as ``no_at``,
-            ``too_long``, ``bad_local_char``, ``bad_domain``, ``unsafe_char``.
+            ``too_long``, ``bad_local_char``, ``bad_domain``, ``unsafe_char``
+            or ``special_use_domain``.
         position: index in the input of the offending character, if any.
     """
 

@@ -9,7 +9,9 @@ IDNA 2008 with the UTS #46 mapping (through the ``idna`` package).
 
 Input is normalized to NFC before any check, and lengths are counted in
 UTF-8 octets: 64 for the local part, 254 for the address, 63 for a domain
-label and 253 for the domain.
+label and 253 for the domain. Domains must have a dot and a top-level domain
+ending with a letter; special-use ones such as ``localhost`` or ``onion``
+(RFC 6761) are refused. Nothing touches the network unless asked to.
 
 >>> email = validate_email("Jane.Doe@Example.COM")
 >>> email.normalized
@@ -25,6 +27,12 @@ ValidatedEmail(normalized='jane@example.com', local_part='jane',
 Traceback (most recent call last):
     ...
 utils.errors.InvalidEmailError: the local part has two dots in a row at position 4
+>>> validate_email("lpr@printer.local")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+    ...
+utils.errors.InvalidEmailError: the top-level domain 'local' is reserved ...
+>>> validate_email("ci@mycompany.test", test_environment=True).domain
+'mycompany.test'
 >>> is_valid_email("no-at-sign.example.com")
 False
 """
@@ -92,6 +100,15 @@ _DISPLAY_SPECIALS = frozenset('()<>[]:;@\\,"')
 # characters (invisible), surrogates, private use, unassigned code points and
 # every kind of space or line separator.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+# Top-level domains that never lead to a mailbox on the Internet: "arpa" is
+# infrastructure (RFC 3172), "invalid", "localhost" and "test" are reserved
+# by RFC 6761 section 6, "local" is multicast DNS (RFC 6762) and "onion" is
+# Tor (RFC 7686 section 2 asks applications to refuse it).
+_SPECIAL_USE_TLDS = frozenset(
+    {"arpa", "invalid", "local", "localhost", "onion", "test"}
+)
+# The one name that ``test_environment`` lets through, bare or as a TLD.
+_TEST_TLD = "test"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +143,7 @@ def validate_email(
     allow_quoted_local: bool = False,
     allow_domain_literal: bool = False,
     allow_display_name: bool = False,
+    test_environment: bool = False,
     check_deliverability: bool = False,
 ) -> ValidatedEmail:
     """Check that ``address`` can receive mail and return its normalized form.
@@ -139,6 +157,9 @@ def validate_email(
         allow_domain_literal: accept ``[192.0.2.1]`` or ``[IPv6:...]`` as the
             domain (RFC 5321 section 4.1.3).
         allow_display_name: accept ``Name <address>`` (RFC 5322 section 3.4).
+        test_environment: accept the reserved ``test`` domain (RFC 6761
+            section 6.2), bare or as a top-level domain, for test suites.
+            Other special-use domains such as ``localhost`` stay refused.
         check_deliverability: also check that the domain resolves in DNS.
             This does network I/O; it is off by default.
 
@@ -177,10 +198,8 @@ def validate_email(
         display_name, start = _split_display_name(text)
         text = text[start:-1]
 
-    fast = _fast_path(text, display_name)
-    if fast is not None:
-        result = fast
-    else:
+    result = _fast_path(text, display_name)
+    if result is None:
         result = _slow_path(
             text,
             start,
@@ -188,6 +207,7 @@ def validate_email(
             allow_smtputf8=allow_smtputf8,
             allow_quoted_local=allow_quoted_local,
             allow_domain_literal=allow_domain_literal,
+            test_environment=test_environment,
         )
     if check_deliverability:
         _check_deliverability(result.ascii_domain)
@@ -221,7 +241,8 @@ def _fast_path(text: str, display_name: str | None) -> ValidatedEmail | None:
         return None
     if len(text) > _MAX_ADDRESS_OCTETS or len(domain) > _MAX_DOMAIN_OCTETS:
         return None
-    if not domain.rpartition(".")[2].isalpha():
+    tld = domain.rpartition(".")[2]
+    if not tld.isalpha() or tld.lower() in _SPECIAL_USE_TLDS:
         return None
 
     domain = domain.lower()
@@ -245,6 +266,7 @@ def _slow_path(
     allow_smtputf8: bool,
     allow_quoted_local: bool,
     allow_domain_literal: bool,
+    test_environment: bool,
 ) -> ValidatedEmail:
     """Validate any address and explain the first problem found."""
     norm = text if text.isascii() else unicodedata.normalize("NFC", text)
@@ -252,6 +274,7 @@ def _slow_path(
 
     if allow_quoted_local and norm.startswith('"'):
         local, at = _parse_quoted_local(norm, locate, allow_smtputf8=allow_smtputf8)
+        written_local = norm[:at]
         if at >= len(norm) or norm[at] != "@":
             raise InvalidEmailError(
                 "no_at",
@@ -262,7 +285,9 @@ def _slow_path(
         at = norm.rfind("@")
         if at < 0:
             raise InvalidEmailError("no_at", "an email address must have an @-sign")
-        local = _check_local(norm[:at], locate, allow_smtputf8=allow_smtputf8)
+        local = written_local = _check_local(
+            norm[:at], locate, allow_smtputf8=allow_smtputf8
+        )
 
     domain_text = norm[at + 1 :]
     if domain_text.startswith("["):
@@ -275,9 +300,14 @@ def _slow_path(
             )
         domain = ascii_domain = _check_domain_literal(domain_text, locate, at + 1)
     else:
-        domain, ascii_domain = _check_domain(domain_text, locate, at + 1)
+        domain, ascii_domain = _check_domain(
+            domain_text, locate, at + 1, test_environment=test_environment
+        )
 
-    local_octets = len(local.encode("utf-8"))
+    # A quoted local part is measured as written too, needless quotes and
+    # escapes included: other senders may use the caller's form on the wire.
+    # The normalized form is never longer than the written one.
+    local_octets = len(written_local.encode("utf-8"))
     if local_octets > _MAX_LOCAL_OCTETS:
         raise InvalidEmailError(
             "too_long",
@@ -286,7 +316,7 @@ def _slow_path(
         )
     # A server may see either domain form, so both must fit.
     domain_octets = max(len(ascii_domain), len(domain.encode("utf-8")))
-    total = local_octets + 1 + domain_octets
+    total = len(local.encode("utf-8")) + 1 + domain_octets
     if total > _MAX_ADDRESS_OCTETS:
         raise InvalidEmailError(
             "too_long",
@@ -511,7 +541,9 @@ def _parse_quoted_local(
     return f'"{escaped}"', index + 1
 
 
-def _check_domain(text: str, locate: _Locator, base: int) -> tuple[str, str]:
+def _check_domain(
+    text: str, locate: _Locator, base: int, *, test_environment: bool
+) -> tuple[str, str]:
     """Check a host name; return its Unicode and A-label forms."""
     if not text:
         raise InvalidEmailError(
@@ -565,24 +597,33 @@ def _check_domain(text: str, locate: _Locator, base: int) -> tuple[str, str]:
         unicode_labels.append(unicode_label)
         ascii_labels.append(ascii_label)
 
-    if len(ascii_labels) < 2:
+    tld = ascii_labels[-1]
+    testing = test_environment and tld == _TEST_TLD
+    # Mail to a bare top-level domain does not work in practice, and ICANN
+    # bars it for new ones (SSAC report SAC053 on dotless domains).
+    if len(ascii_labels) < 2 and not testing:
         raise InvalidEmailError(
             "bad_domain",
             f"the domain {mapped!r} needs a dot; a bare host name cannot "
             "receive mail from the Internet",
         )
     # RFC 3696 section 2: a top-level domain is never all digits, so such a
-    # domain is a mistyped IP address. ICANN goes further and delegates only
-    # letters or A-labels (gTLD Applicant Guidebook 2.2.1.3.2).
-    tld = ascii_labels[-1]
+    # domain is a mistyped IP address. No delegated top-level domain ends
+    # with a digit either, A-labels included.
     if tld.isdigit():
         raise InvalidEmailError(
             "bad_domain", f"the top-level domain {tld!r} cannot be all digits"
         )
-    if not (tld.isalpha() or tld.startswith("xn--")):
+    if not tld[-1].isalpha():
         raise InvalidEmailError(
-            "bad_domain",
-            f"the top-level domain {tld!r} can hold only letters",
+            "bad_domain", f"the top-level domain {tld!r} must end with a letter"
+        )
+    if tld in _SPECIAL_USE_TLDS and not testing:
+        hint = "; pass test_environment=True to accept it" if tld == _TEST_TLD else ""
+        raise InvalidEmailError(
+            "special_use_domain",
+            f"the top-level domain {tld!r} is reserved for special use and "
+            f"cannot receive mail from the Internet{hint}",
         )
     ascii_domain = ".".join(ascii_labels)
     if len(ascii_domain) > _MAX_DOMAIN_OCTETS:
