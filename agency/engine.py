@@ -146,10 +146,17 @@ def run_scenario(
         workdir.mkdir(parents=True, exist_ok=True)
         copy.write_bytes(text.encode())
 
-    async def main() -> RunResult:
-        return await _run(scenario, text, workdir, on_event)
+    traces: list[Trace] = []
 
-    return _clock.run(main)
+    async def main() -> RunResult:
+        return await _run(scenario, text, workdir, on_event, traces)
+
+    try:
+        return _clock.run(main)
+    except SimulationError as exc:
+        if traces:
+            exc.partial_trace = traces[0].jsonl()
+        raise
 
 
 def _revalidated(scenario: Scenario) -> Scenario:
@@ -168,9 +175,11 @@ async def _run(
     text: str,
     workdir: Path | None,
     on_event: Callable[[Event], None] | None,
+    traces: list[Trace],
 ) -> RunResult:
     clock = _clock.Clock(scenario.start)
     trace = Trace(clock, limit=scenario.max_events)
+    traces.append(trace)  # so a run that stops early can still show its trace
     if on_event is not None:
         trace.subscribe(on_event)
 

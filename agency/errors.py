@@ -188,4 +188,11 @@ class ScenarioError(AgencyError):
 
 
 class SimulationError(AgencyError):
-    """The run cannot go on, for example because every task waits forever."""
+    """The run cannot go on, for example because every task waits forever.
+
+    Attributes:
+        partial_trace: the trace so far as JSONL, when the engine had one,
+            to see what led up to the stop.
+    """
+
+    partial_trace: bytes | None = None

@@ -113,6 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SimulationError as exc:
         print(f"error: the run cannot go on: {exc}", file=sys.stderr)
+        if exc.partial_trace is not None:
+            (out / "trace.jsonl").write_bytes(exc.partial_trace)
+            print(f"the trace up to that point: {out / 'trace.jsonl'}", file=sys.stderr)
         return 1
     result.trace.write(out / "trace.jsonl")
 

@@ -255,6 +255,9 @@ def test_an_event_limit_exits_1_with_the_reason(
 
     assert code == 1
     assert err.startswith("error: the run cannot go on: the run passed its limit")
+    partial = (tmp_path / "r" / "trace.jsonl").read_text().splitlines()
+    assert len(partial) == 10
+    assert f"the trace up to that point: {tmp_path / 'r' / 'trace.jsonl'}" in err
 
 
 def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
