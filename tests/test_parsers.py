@@ -4,6 +4,7 @@ import contextlib
 import doctest
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7, DRAFT202012
 
 import utils.parsers
 from utils.errors import JSONParseError, SchemaValidationError
 from utils.parsers import (
     _DepthGauge,
+    _json_schema_validator,
     _walk,
     aiter_json_items,
     iter_json_items,
@@ -26,6 +29,7 @@ from utils.parsers import (
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 JSON_SUITE = CORPORA / "nst-JSONTestSuite" / "test_parsing"
+SCHEMA_SUITE = CORPORA / "json-schema-test-suite"
 
 
 @pytest.fixture
@@ -192,6 +196,132 @@ def test_overlong_integer_is_a_parse_error() -> None:
         parse_json("[" + "9" * 5000 + "]")
 
 
+def test_decimal_option_reads_fractions_as_decimal_and_keeps_ints() -> None:
+    result = parse_json('{"price": 0.1, "qty": 3, "big": 1e400}', decimal=True)
+
+    assert result == {"price": Decimal("0.1"), "qty": 3, "big": Decimal("1E+400")}
+    assert type(result["qty"]) is int
+
+
+def test_decimal_option_with_allow_nan_gives_decimal_constants() -> None:
+    result = parse_json("[NaN, -Infinity]", allow_nan=True, decimal=True)
+
+    assert result[0].is_nan()
+    assert result[1] == Decimal("-Infinity")
+
+
+def test_exponent_beyond_decimal_range_is_a_parse_error() -> None:
+    with pytest.raises(JSONParseError, match="out of range for decimal") as caught:
+        parse_json("[1e99999999999999999999]", decimal=True)
+
+    assert caught.value.column == 3
+
+
+def _records(count: int, **extra: object) -> list[dict[str, object]]:
+    return [{"id": i, "tags": ["a", {"k": i}], **extra} for i in range(count)]
+
+
+def test_duplicate_key_in_a_large_document_is_found_and_located() -> None:
+    document = json.dumps(_records(50))[:-1] + ', {"x": [1, {"y": 1, "y": 2}]}]'
+
+    with pytest.raises(JSONParseError, match=r"^duplicate key 'y'") as caught:
+        parse_json(document)
+
+    assert caught.value.offset == document.rindex('"y"')
+
+
+def test_colons_and_quotes_inside_strings_are_not_mistaken_for_keys() -> None:
+    tricky = {"url": "http://x", "q": 'a\\":"b', "t": "12:30", "e": "\\"}
+    document = json.dumps(_records(40, **tricky))
+
+    assert parse_json(document) == json.loads(document)
+
+
+def test_duplicate_among_strings_with_colons_is_still_found() -> None:
+    document = json.dumps(_records(40, url="http://x"))[:-1] + ', {"a:": 1, "a:": 2}]'
+
+    with pytest.raises(JSONParseError, match=r"^duplicate key 'a:'"):
+        parse_json(document)
+
+
+def test_first_policy_applies_in_large_documents() -> None:
+    document = json.dumps(_records(40))[:-1] + ', {"a": 1, "a": 2}]'
+
+    assert parse_json(document, duplicate_keys="first")[-1] == {"a": 1}
+    assert parse_json(document, duplicate_keys="last")[-1] == {"a": 2}
+
+
+def test_nesting_limit_applies_in_large_documents() -> None:
+    document = json.dumps(_records(40))[:-1] + ", " + "[" * 20 + "]" * 20 + "]"
+
+    with pytest.raises(JSONParseError, match="max_depth=10") as caught:
+        parse_json(document, max_depth=10)
+
+    # The outer array is level 1, so the run's tenth bracket is level 11.
+    assert caught.value.offset == document.index("[" * 20) + 9
+
+
+# JSON text whose objects may repeat keys: keys come from a small alphabet
+# with colons, quotes and backslashes in it.
+_KEYS = st.text(alphabet='ab:"\\', max_size=3)
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(alphabet='x:"\\{[', max_size=4)
+).map(json.dumps)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+        st.lists(st.tuples(_KEYS.map(json.dumps), inner), max_size=4).map(
+            lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+        ),
+    ),
+    max_leaves=20,
+)
+
+
+def _repeats_a_key(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise KeyError("repeat")
+    return dict(pairs)
+
+
+@given(_VALUES, st.booleans())
+def test_duplicate_detection_agrees_with_a_hook_per_object(
+    text: str, large: bool
+) -> None:
+    if large:
+        # Long enough for the census path rather than the hook.
+        text = f'[{text}, "{"." * 600}"]'
+    try:
+        expected = json.loads(text, object_pairs_hook=_repeats_a_key)
+    except KeyError:
+        with pytest.raises(JSONParseError, match=r"^duplicate key"):
+            parse_json(text)
+    else:
+        assert parse_json(text) == expected
+
+
+def test_json_schema_validator_is_built_once_per_schema() -> None:
+    schema = {"type": "object", "required": ["a"]}
+
+    first = _json_schema_validator(schema, None)
+    again = _json_schema_validator(dict(schema), None)
+    other = _json_schema_validator({"type": "array"}, None)
+
+    assert first is again
+    assert other is not first
+
+
+def test_changed_schema_is_not_served_from_the_cache() -> None:
+    schema: dict[str, Any] = {"maximum": 5}
+    assert parse_json("4", schema=schema) == 4
+
+    schema["maximum"] = 3
+
+    with pytest.raises(SchemaValidationError):
+        parse_json("4", schema=schema)
+
+
 def test_pydantic_model_schema_returns_model() -> None:
     result = parse_json('{"name": "ada", "age": 36}', schema=User)
 
@@ -300,6 +430,15 @@ def test_malformed_stream_names_the_item_index() -> None:
         list(iter_json_items(b"[1, 2, x]"))
 
 
+def test_stream_error_message_names_index_and_byte_offset() -> None:
+    with pytest.raises(JSONParseError) as caught:
+        list(iter_json_items(b"[1, 2, x]"))
+
+    assert caught.value.reason.startswith(
+        f"malformed JSON after 2 items, by byte {caught.value.offset}:"
+    )
+
+
 def test_deep_stream_is_a_clean_error() -> None:
     with pytest.raises(JSONParseError, match="max_depth=512") as caught:
         list(iter_json_items(b"[" * 100_000))
@@ -394,17 +533,25 @@ def test_chunked_depth_gauge_agrees_with_a_byte_walk(
 
 
 def _suite_files(prefix: str) -> list[Path]:
-    if not JSON_SUITE.is_dir():
-        return []
     return sorted(JSON_SUITE.glob(f"{prefix}_*.json"))
 
 
 @pytest.mark.skipif(not JSON_SUITE.is_dir(), reason="JSONTestSuite corpus absent")
-def test_json_test_suite_verdicts() -> None:
+def test_json_test_suite_has_the_expected_files() -> None:
+    counts = [len(_suite_files(prefix)) for prefix in ("y", "n", "i")]
+
+    assert counts == [95, 188, 35]
+
+
+@pytest.mark.skipif(not JSON_SUITE.is_dir(), reason="JSONTestSuite corpus absent")
+@pytest.mark.parametrize("decimal", [False, True])
+def test_json_test_suite_verdicts(decimal: bool) -> None:
+    """Every y_ file parses, every n_ file is a JSONParseError, i_ files either."""
     wrong = []
     for path in _suite_files("y") + _suite_files("n") + _suite_files("i"):
         try:
-            parse_json(path.read_bytes(), duplicate_keys="last")
+            # Two y_ files repeat a key; "last" is the policy that accepts them.
+            parse_json(path.read_bytes(), duplicate_keys="last", decimal=decimal)
             accepted = True
         except JSONParseError:
             accepted = False
@@ -412,3 +559,114 @@ def test_json_test_suite_verdicts() -> None:
             wrong.append(path.name)
 
     assert wrong == []
+
+
+@pytest.mark.skipif(not JSON_SUITE.is_dir(), reason="JSONTestSuite corpus absent")
+def test_json_test_suite_default_policy_refuses_only_the_repeated_keys() -> None:
+    refused = []
+    for path in _suite_files("y"):
+        with contextlib.suppress(JSONParseError):
+            parse_json(path.read_bytes())
+            continue
+        refused.append(path.name)
+
+    assert refused == [
+        "y_object_duplicated_key.json",
+        "y_object_duplicated_key_and_value.json",
+    ]
+
+
+# Required tests that cannot pass, by draft, file, group and test description.
+_SCHEMA_SUITE_KNOWN_FAILURES = {
+    "draft2020-12": {
+        # Python's re has no \p{...} classes, so the metaschema's "regex"
+        # format refuses the pattern and the schema is rejected as invalid.
+        (
+            "pattern.json",
+            "pattern with Unicode property escape requires unicode mode",
+            "ASCII letters match",
+        ): "\\p{Letter} unsupported by re",
+        (
+            "pattern.json",
+            "pattern with Unicode property escape requires unicode mode",
+            "Non-ASCII letters match",
+        ): "\\p{Letter} unsupported by re",
+        (
+            "pattern.json",
+            "pattern with Unicode property escape requires unicode mode",
+            "Digits do not match",
+        ): "\\p{Letter} unsupported by re",
+        (
+            "patternProperties.json",
+            "patternProperties with Unicode property escape",
+            "Unicode letter property name matches",
+        ): "\\p{Letter} unsupported by re",
+        (
+            "patternProperties.json",
+            "patternProperties with Unicode property escape",
+            "Non-letter property name does not match pattern",
+        ): "\\p{Letter} unsupported by re",
+        # jsonschema does not implement $vocabulary; it validates as if the
+        # validation vocabulary were always on.
+        (
+            "vocabulary.json",
+            "schema that uses custom metaschema with with no validation vocabulary",
+            "no validation: invalid number, but it still validates",
+        ): "$vocabulary not implemented by jsonschema",
+    },
+    "draft7": {},
+}
+_DRAFTS = {
+    "draft2020-12": (DRAFT202012, "https://json-schema.org/draft/2020-12/schema", 1299),
+    "draft7": (DRAFT7, "http://json-schema.org/draft-07/schema#", 927),
+}
+
+
+def _remotes_registry(draft: str) -> Registry[Any]:
+    """The suite's remotes/ under http://localhost:1234/, minus other drafts'."""
+    remotes = SCHEMA_SUITE / "remotes"
+    specification = _DRAFTS[draft][0]
+    resources = []
+    for path in sorted(remotes.rglob("*.json")):
+        relative = path.relative_to(remotes)
+        folder = relative.parts[0] if len(relative.parts) > 1 else ""
+        if folder.startswith(("draft", "v1")) and folder != draft:
+            continue
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resource = Resource.from_contents(contents, default_specification=specification)
+        resources.append((f"http://localhost:1234/{relative.as_posix()}", resource))
+    return Registry().with_resources(resources)
+
+
+@pytest.mark.skipif(not SCHEMA_SUITE.is_dir(), reason="JSON Schema suite absent")
+@pytest.mark.parametrize("draft", sorted(_DRAFTS))
+def test_json_schema_test_suite_required_tests(draft: str) -> None:
+    """Valid data parses and invalid data raises, for every required test."""
+    registry = _remotes_registry(draft)
+    _, dialect, expected_count = _DRAFTS[draft]
+    count = 0
+    failures: dict[tuple[str, str, str], str] = {}
+    for path in sorted((SCHEMA_SUITE / "tests" / draft).glob("*.json")):
+        for group in json.loads(path.read_text(encoding="utf-8")):
+            schema = group["schema"]
+            # The draft-7 schemas rarely name their dialect; the default is
+            # 2020-12, so it is named here.
+            if isinstance(schema, dict) and "$schema" not in schema:
+                schema = {"$schema": dialect, **schema}
+            for case in group["tests"]:
+                count += 1
+                where = (path.name, group["description"], case["description"])
+                document = json.dumps(case["data"])
+                try:
+                    parse_json(document, schema=schema, registry=registry)
+                    valid = True
+                except SchemaValidationError:
+                    valid = False
+                except ValueError as exc:
+                    failures[where] = f"{type(exc).__name__}: {exc}"
+                    continue
+                if valid != case["valid"]:
+                    failures[where] = f"valid={valid}, expected {case['valid']}"
+
+    assert count == expected_count
+    assert sorted(failures) == sorted(_SCHEMA_SUITE_KNOWN_FAILURES[draft])

@@ -19,6 +19,12 @@ Expecting value (line 2, column 7)
         ^
 >>> parse_json('{"a": 1, "a": 2}', duplicate_keys="last")
 {'a': 2}
+>>> parse_json('{"price": 19.99, "qty": 3}', decimal=True)
+{'price': Decimal('19.99'), 'qty': 3}
+>>> parse_json("[" * 100_000)
+Traceback (most recent call last):
+    ...
+utils.errors.JSONParseError: nesting deeper than max_depth=512 (line 1, column 513)
 >>> parse_json('{"n": 3}', schema={"properties": {"n": {"maximum": 2}}})
 Traceback (most recent call last):
     ...
@@ -37,12 +43,15 @@ a prefix through ijson, so a large array never sits in memory at once:
 from __future__ import annotations
 
 import codecs
+import decimal as _decimal
+import gc
 import io
 import json
 import operator
 import os
 import re
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
@@ -86,6 +95,9 @@ _TOKEN = re.compile(
 # Longest line shown under an error; the caret needs the line from its start.
 _SNIPPET_LIMIT = 160
 
+# First bytes of the UTF-8, UTF-16 and UTF-32 byte order marks.
+_MAYBE_BOM = (b"\xef", b"\xfe", b"\xff", b"\x00")
+
 
 class _DuplicateKey(Exception):
     def __init__(self, key: str):
@@ -118,11 +130,12 @@ _STREAM_ERRORS = (ijson.JSONError, UnicodeDecodeError, _TooDeep, _BadStreamBytes
 def parse_json(
     data: str | bytes,
     *,
-    schema: object | None = None,
     max_depth: int = 512,
     max_bytes: int | None = 64 * 1024 * 1024,
     duplicate_keys: str = "error",
     allow_nan: bool = False,
+    decimal: bool = False,
+    schema: object | None = None,
     registry: Registry[Any] | None = None,
 ) -> Any:
     """Parse one JSON document, refusing anything malformed or oversized.
@@ -130,14 +143,11 @@ def parse_json(
     Byte input must be UTF-8 (RFC 8259 section 8.1); a leading UTF-8 byte
     order mark is skipped, as that section allows. A ``str`` that starts with
     U+FEFF is refused: the BOM belongs to an encoding, not to decoded text.
-    Numbers too large for a float become ``inf``, as in :mod:`json`.
+    Numbers too large for a float become ``inf``, as in :mod:`json`, unless
+    ``decimal`` is set.
 
     Args:
         data: the document, as text or UTF-8 bytes.
-        schema: ``None``; a pydantic model or any type ``TypeAdapter``
-            accepts (the validated object is returned); or a JSON Schema as a
-            ``dict`` (the parsed value is returned once it conforms). The
-            draft comes from ``$schema``, 2020-12 when absent.
         max_depth: deepest allowed nesting of arrays and objects.
         max_bytes: largest document allowed, in UTF-8 bytes; ``None`` for
             no limit.
@@ -145,6 +155,15 @@ def parse_json(
             ``"first"`` or ``"last"`` to keep that occurrence's value.
         allow_nan: accept the non-standard ``NaN``, ``Infinity`` and
             ``-Infinity``.
+        decimal: read numbers with a fraction or exponent as
+            :class:`decimal.Decimal`, exactly as written (and the constants,
+            with ``allow_nan``). Integers stay ``int``, which is already
+            exact and what schemas expect of ``"type": "integer"``.
+        schema: ``None``; a pydantic model or any type ``TypeAdapter``
+            accepts (the validated object is returned); or a JSON Schema as a
+            ``dict`` (the parsed value is returned once it conforms). The
+            draft comes from ``$schema``, 2020-12 when absent. Validators are
+            cached, so a schema used again costs little.
         registry: JSON Schema resources that ``$ref`` may point to. Remote
             references are never fetched.
 
@@ -158,20 +177,26 @@ def parse_json(
         ValueError: an unknown ``duplicate_keys`` policy, a negative limit, or
             a JSON Schema that is itself invalid.
     """
-    if duplicate_keys not in _DUPLICATE_POLICIES:
-        raise ValueError(
-            f"duplicate_keys must be one of {_DUPLICATE_POLICIES}, "
-            f"not {duplicate_keys!r}"
-        )
     if max_depth < 0:
         raise ValueError(f"max_depth must be >= 0, not {max_depth}")
 
-    source = _Source.of(data)
-    text = source.text
+    # Text and BOM-free UTF-8 skip _Source, which is built only to report an
+    # error and checks the rest (type, BOM, bad UTF-8). Text that starts with
+    # a BOM always fails to parse, and _Source names the BOM then.
+    if type(data) is str:
+        text = data
+    elif type(data) is bytes and data[:1] not in _MAYBE_BOM:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = _Source.of(data).text
+    else:
+        text = _Source.of(data).text
+
     # A code point takes at most 4 bytes in UTF-8, so most text needs no
     # encoding to pass the size check.
     if max_bytes is not None and len(text) * 4 > max_bytes:
-        size = source.size()
+        size = _Source.of(data).size()
         if size > max_bytes:
             raise JSONParseError(
                 f"document is {size} bytes, above max_bytes={max_bytes}",
@@ -180,39 +205,68 @@ def parse_json(
                 offset=0,
             )
 
-    # str.count runs at memory speed, so small and shallow documents skip
-    # the structural scan: nesting can never exceed the number of openers.
-    if len(text) > max_depth and text.count("[") + text.count("{") > max_depth:
-        gauge = _DepthGauge(max_depth)
-        blob = source.utf8()
-        too_deep_at = gauge.feed(blob)
-        if too_deep_at is not None:
-            index = len(blob[:too_deep_at].decode("utf-8", "surrogatepass"))
-            raise source.error(f"nesting deeper than max_depth={max_depth}", index)
+    # Above a few hundred bytes, the document is parsed with no hook and
+    # then measured by _census, which also finds lost duplicate keys. Below,
+    # a hook per object costs less than the census, and str.count tells
+    # cheaply whether nesting could be too deep (it never exceeds the number
+    # of openers).
+    census = len(text) > _CENSUS_FROM and _CENSUS_WORKS
+    decoders = _DECODERS if census else _HOOKED_DECODERS
+    decoder = decoders.get((duplicate_keys, allow_nan, decimal))
+    if decoder is None:
+        if duplicate_keys not in _DUPLICATE_POLICIES:
+            raise ValueError(
+                f"duplicate_keys must be one of {_DUPLICATE_POLICIES}, "
+                f"not {duplicate_keys!r}"
+            )
+        decoder = decoders[duplicate_keys, bool(allow_nan), bool(decimal)]
+    if not census and len(text) > max_depth and _might_be_deep(text, max_depth):
+        _check_depth(data, text, max_depth)
 
-    hook = _PAIR_HOOKS[duplicate_keys]
-    constant = None if allow_nan else _refuse_constant
     try:
-        value = json.loads(text, object_pairs_hook=hook, parse_constant=constant)
+        value = decoder.decode(text)
+        if census:
+            keys, depth = _census(value)
+            # The census may see one level less than there is.
+            if depth >= max_depth:
+                _check_depth(data, text, max_depth)
+            if duplicate_keys == "error" and _has_duplicate_keys(text, keys):
+                # Parse again with the hook that raises, to name the key.
+                hooked = _HOOKED_DECODERS["error", bool(allow_nan), bool(decimal)]
+                value = hooked.decode(text)
     except json.JSONDecodeError as exc:
-        raise source.error(exc.msg, exc.pos) from None
+        # Too deep is the first thing wrong with a document, wherever the
+        # syntax breaks.
+        if _might_be_deep(text, max_depth):
+            _check_depth(data, text, max_depth)
+        raise _Source.of(data).error(exc.msg, exc.pos) from None
     except _DuplicateKey as exc:
         key, index = _find_duplicate_key(text, exc.key)
-        raise source.error(f"duplicate key {key!r}", index) from None
+        raise _Source.of(data).error(f"duplicate key {key!r}", index) from None
     except _ForbiddenConstant as exc:
         index = _find_token(text, "constant")
         reason = f"{exc} is not valid JSON (pass allow_nan=True to accept it)"
-        raise source.error(reason, index) from None
+        raise _Source.of(data).error(reason, index) from None
     except RecursionError:
+        if _might_be_deep(text, max_depth):
+            _check_depth(data, text, max_depth)
         # Only reachable when max_depth is above what the interpreter's own
         # recursion limit lets the json scanner descend.
         reason = f"nesting too deep for this interpreter (max_depth={max_depth})"
-        raise source.error(reason, 0) from None
+        raise _Source.of(data).error(reason, 0) from None
+    except JSONParseError:
+        # From _check_depth: a ValueError, but not one to re-word below.
+        raise
+    except _decimal.InvalidOperation:
+        # Decimal's exponent range is huge but finite (about 10**18).
+        found = re.search(r"[eE][-+]?\d{18,}", text)
+        reason = "number exponent out of range for decimal.Decimal"
+        raise _Source.of(data).error(reason, found.start() if found else 0) from None
     except ValueError:
         # int() refuses integers longer than sys.get_int_max_str_digits().
         limit = sys.get_int_max_str_digits()
         reason = f"integer with more than {limit} digits"
-        raise source.error(reason, _find_long_number(text)) from None
+        raise _Source.of(data).error(reason, _find_long_number(text)) from None
 
     if schema is None:
         return value
@@ -328,6 +382,9 @@ class _Source:
     @classmethod
     def of(cls, data: str | bytes) -> _Source:
         if isinstance(data, str):
+            if data.startswith("\ufeff"):
+                reason = "text starts with a BOM (U+FEFF); decode it away first"
+                raise JSONParseError(reason, line=1, column=1, offset=0)
             return cls(data, None, 0, is_bytes=False)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"expected str or bytes, not {type(data).__name__}")
@@ -531,12 +588,127 @@ def _pairs_keeping_first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-# json.loads keeps the last value by itself, and is fastest with no hook.
+# json keeps the last value by itself, and is fastest with no hook. The
+# "error" policy parses with no hook too and looks for lost keys afterwards;
+# "check" is the slow path that names the repeated key.
 _PAIR_HOOKS: dict[str, Callable[[list[tuple[str, Any]]], dict[str, Any]] | None] = {
-    "error": _pairs_refusing_duplicates,
+    "check": _pairs_refusing_duplicates,
+    "error": None,
     "first": _pairs_keeping_first,
     "last": None,
 }
+
+
+def _decoder(policy: str, allow_nan: bool, decimal: bool) -> json.JSONDecoder:
+    constant: Callable[[str], Any] | None
+    if allow_nan:
+        constant = _decimal.Decimal if decimal else None
+    else:
+        constant = _refuse_constant
+    return json.JSONDecoder(
+        object_pairs_hook=_PAIR_HOOKS[policy],
+        parse_float=_decimal.Decimal if decimal else None,
+        parse_constant=constant,
+    )
+
+
+def _census(value: Any) -> tuple[int, int]:
+    """Count the keys held by the objects in ``value``, and its nesting.
+
+    The walk goes one nesting level at a time so that the per-value work
+    runs in C: ``gc.get_referents`` lists the values of every dict and the
+    items of every list at a level, and nothing for a scalar. Only a level
+    that mixes dicts and lists needs sorting out: with no lists, its dicts
+    hold as many keys as the next level has values.
+
+    Returns:
+        The number of keys, and the number of levels below the top that hold
+        values; the nesting depth is that number or one more.
+    """
+    keys = 0
+    depth = 0
+    level: list[Any] = [value]
+    while True:
+        below = gc.get_referents(*level)
+        if not below:
+            return keys, depth
+        depth += 1
+        kinds = list(map(type, level))
+        if list not in kinds:
+            keys += len(below)
+        elif dict in kinds:
+            keys += sum(map(len, filter(_IS_DICT, level)))
+        level = below
+
+
+_IS_DICT = dict.__instancecheck__
+
+
+# The census relies on gc.get_referents reaching every value and item, as it
+# does in CPython; where it does not, only hooked decoders are used.
+_CENSUS_WORKS = _census(json.loads('{"a": [1, {"b": "c"}], "d": {}}')) == (3, 3)
+# Measured on CPython 3.11: the census beats a hook per object from about
+# this many characters of typical records up.
+_CENSUS_FROM = 512
+
+# json.loads with keyword arguments builds a decoder on every call, which
+# costs as much as parsing a small document; these are built once, keyed by
+# (duplicate_keys, allow_nan, decimal). The hooked ones check every object as
+# it is built: for documents too small for the census to pay off, and
+# wherever the census does not work.
+_HOOKED_DECODERS = {
+    (policy, allow_nan, decimal): _decoder(
+        "check" if policy == "error" else policy, allow_nan, decimal
+    )
+    for policy in _DUPLICATE_POLICIES
+    for allow_nan in (False, True)
+    for decimal in (False, True)
+}
+_DECODERS = {
+    key: _decoder(*key) if _CENSUS_WORKS else decoder
+    for key, decoder in _HOOKED_DECODERS.items()
+}
+
+
+def _has_duplicate_keys(text: str, keys: int) -> bool:
+    """Whether a parsed document lost keys to repeats, given how many it kept.
+
+    Outside strings, each colon of a well-formed document separates exactly
+    one key from its value, so the document repeats a key if and only if it
+    has more such colons than the parsed objects hold keys.
+    """
+    if text.count(":") == keys:
+        # The count includes colons inside strings, so it can only be larger.
+        return False
+    return _colons_outside_strings(text.encode("utf-8", "surrogatepass")) != keys
+
+
+def _colons_outside_strings(blob: bytes) -> int:
+    # Backslashes occur only inside strings of well-formed JSON, so escaped
+    # backslashes and then escaped quotes can be removed blindly; every quote
+    # left delimits a string. As in _DepthGauge, dropping adjacent quotes
+    # keeps the parity of the rest, and removes most strings cheaply.
+    if b"\\" in blob:
+        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = blob.translate(None, _NOT_COLON_OR_QUOTE).replace(b'""', b"")
+    return b"".join(skeleton.split(b'"')[::2]).count(b":")
+
+
+_NOT_COLON_OR_QUOTE = bytes(b for b in range(256) if b not in b'":')
+
+
+def _might_be_deep(text: str, max_depth: int) -> bool:
+    return len(text) > max_depth and text.count("[") + text.count("{") > max_depth
+
+
+def _check_depth(data: str | bytes, text: str, max_depth: int) -> None:
+    """Raise JSONParseError where nesting first exceeds ``max_depth``."""
+    blob = text.encode("utf-8", "surrogatepass")
+    too_deep_at = _DepthGauge(max_depth).feed(blob)
+    if too_deep_at is not None:
+        index = len(blob[:too_deep_at].decode("utf-8", "surrogatepass"))
+        reason = f"nesting deeper than max_depth={max_depth}"
+        raise _Source.of(data).error(reason, index)
 
 
 def _find_duplicate_key(text: str, fallback: str) -> tuple[str, int]:
@@ -612,18 +784,7 @@ def _cached_adapter(schema: object) -> pydantic.TypeAdapter[Any]:
 def _validate_json_schema(
     value: Any, schema: Mapping[str, Any] | bool, registry: Registry[Any] | None
 ) -> None:
-    cls = jsonschema.validators.validator_for(
-        schema, default=jsonschema.Draft202012Validator
-    )
-    try:
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
-
-    # A registry of our own replaces jsonschema's default, which would fetch
-    # unknown http(s) references; the metaschemas stay resolvable.
-    resources: Registry[Any] = (registry or Registry()).combine(_META_SCHEMAS)
-    validator = cls(schema, registry=resources)
+    validator = _json_schema_validator(schema, registry)
     try:
         errors = list(validator.iter_errors(value))
     except Unresolvable as exc:
@@ -639,6 +800,52 @@ def _validate_json_schema(
             for error in errors
         ]
         raise SchemaValidationError(violations)
+
+
+def _json_schema_validator(
+    schema: Mapping[str, Any] | bool, registry: Registry[Any] | None
+) -> Any:
+    """A checked validator for ``schema``, built once per schema and registry.
+
+    Checking a schema against its metaschema costs far more than most
+    validations, so validators are kept by the schema's JSON text (a schema
+    mutated after use is seen as a new one) and the registry's identity.
+    """
+    try:
+        key = (json.dumps(schema), id(registry))
+    except (TypeError, ValueError):
+        key = None
+    if key is not None:
+        cached = _VALIDATORS.get(key)
+        if cached is not None and cached[0] is registry:
+            _VALIDATORS.move_to_end(key)
+            return cached[1]
+
+    cls = jsonschema.validators.validator_for(
+        schema, default=jsonschema.Draft202012Validator
+    )
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+
+    # A registry of our own replaces jsonschema's default, which would fetch
+    # unknown http(s) references; the metaschemas stay resolvable.
+    resources: Registry[Any] = (registry or Registry()).combine(_META_SCHEMAS)
+    validator = cls(schema, registry=resources)
+    if key is not None:
+        # The registry is kept with its validator so that its id is not
+        # reused by another registry while the entry lives.
+        _VALIDATORS[key] = (registry, validator)
+        if len(_VALIDATORS) > _VALIDATORS_KEPT:
+            _VALIDATORS.popitem(last=False)
+    return validator
+
+
+_VALIDATORS: OrderedDict[tuple[str, int], tuple[Registry[Any] | None, Any]] = (
+    OrderedDict()
+)
+_VALIDATORS_KEPT = 256
 
 
 def _document_order(value: Any, path: Sequence[str | int]) -> tuple[int, ...]:
@@ -771,7 +978,10 @@ def _open_binary(
 def _stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseError:
     where = f"after {index} items"
     if isinstance(exc, _TooDeep):
-        reason = f"nesting deeper than max_depth={gauge.max_depth} {where}"
+        reason = (
+            f"nesting deeper than max_depth={gauge.max_depth} {where}, "
+            f"at byte offset {exc.offset}"
+        )
         return JSONParseError(reason, line=0, column=0, offset=exc.offset)
     if isinstance(exc, _BadStreamBytes):
         return JSONParseError(
@@ -779,13 +989,13 @@ def _stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseE
         )
 
     if isinstance(exc, UnicodeDecodeError):
-        reason = f"string holds a lone surrogate escape {where}"
-        return JSONParseError(reason, line=0, column=0, offset=gauge.consumed)
+        offset = gauge.consumed
+        reason = f"string holds a lone surrogate escape {where}, by byte {offset}"
+        return JSONParseError(reason, line=0, column=0, offset=offset)
 
     # The C backend reports no position; the Python one ends with "at N".
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else "bad JSON"
     found = re.search(r" at (\d+)$", message)
     offset = int(found.group(1)) if found else gauge.consumed
-    return JSONParseError(
-        f"malformed JSON {where}: {message}", line=0, column=0, offset=offset
-    )
+    reason = f"malformed JSON {where}, by byte {offset}: {message}"
+    return JSONParseError(reason, line=0, column=0, offset=offset)
