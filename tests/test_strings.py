@@ -422,12 +422,17 @@ def test_slugify_corpus_cases_are_all_accounted_for() -> None:
 
 
 @needs_corpus
-@pytest.mark.parametrize("case", _slugify_cases(), ids=lambda case: str(case["id"]))
+@pytest.mark.parametrize(
+    "case",
+    [c for c in _slugify_cases() if c["id"] not in SKIPPED_SLUGIFY_CASES],
+    ids=lambda case: str(case["id"]),
+)
 def test_slugify_matches_python_slugify_corpus(case: dict[str, Any]) -> None:
-    """Each corpus case agrees with python-slugify, or differs as listed."""
-    if case["id"] in SKIPPED_SLUGIFY_CASES:
-        pytest.skip(SKIPPED_SLUGIFY_CASES[case["id"]])
+    """Each corpus case agrees with python-slugify, or differs as listed.
 
+    The cases in SKIPPED_SLUGIFY_CASES are not slugify calls; the test above
+    accounts for them.
+    """
     result = slugify(case["input"], **_slugify_options(case))
 
     if case["id"] in DIFFERENT_SLUGIFY_CASES:
