@@ -29,7 +29,7 @@ _TASK_HEADING: Final = re.compile(
 )
 _TASK_HEADING_LIKE: Final = re.compile(r"^ {0,3}### +Task +[^\s:]+:")
 _CHECKBOX: Final = re.compile(
-    r"^(?P<bullet>[-*+]) \[(?P<mark>[ xX])\] +(?P<text>\S.*?)[ \t]*$"
+    r"^(?P<bullet>[-*+]) \[(?P<mark>[ xX])\][ \t]+(?P<text>\S.*?)[ \t]*$"
 )
 # Looks like a checkbox, so a mistake in it is an error rather than prose.
 # ``- [text](url)`` is a link and ``- [abcd]`` a reference, not checkboxes.

@@ -59,7 +59,7 @@ from agency._frontmatter import (
     _safe_yaml,
     _Scalar,
 )
-from agency.errors import DocumentEditError
+from agency.errors import DocumentEditError, DocumentFormatError
 
 __all__ = [
     "AgencyDocument",
@@ -144,6 +144,13 @@ class AgencyDocument:
                 line of the file.
         """
         bom = text.startswith(_BOM)
+        if "\r" in text and "\n" not in text:
+            raise DocumentFormatError(
+                source,
+                "lines end in CR alone (classic Mac OS); save it with LF or "
+                "CRLF line endings",
+                line=1,
+            )
         lines, ends = _split_lines(text[1:] if bom else text)
         frontmatter = _parse_frontmatter(lines, source)
         body = _scan_body(lines, frontmatter.close + 1, source)

@@ -872,3 +872,17 @@ def test_set_field_keeps_a_quoted_value_quoted() -> None:
     assert '\nlast_updated: "2025-11-23T10:47:00Z"\n' in edited.text
     assert edited.frontmatter["last_updated"] == "2025-11-23T10:47:00Z"
     assert AgencyDocument.parse(edited.text).frontmatter == edited.frontmatter
+
+
+def test_cr_only_line_endings_are_named() -> None:
+    with pytest.raises(DocumentFormatError, match=r"^AGENCY\.md:1: lines end in CR"):
+        AgencyDocument.parse(SEED.replace("\n", "\r"))
+
+
+def test_a_tab_may_follow_a_checkbox() -> None:
+    text = SEED.replace("- [ ] Include tests\n", "- [ ]\tInclude tests\n", 1)
+
+    document = AgencyDocument.parse(text).tick("A", 2)
+
+    assert document.task("A").items[2].text == "Include tests"
+    assert "- [x]\tInclude tests\n" in document.text
