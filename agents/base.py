@@ -8,7 +8,8 @@ real one:
 3. for each subtask of its checklist: spend the seeded virtual time
    (renewing the lease before it runs out), run the scenario's probes for
    that subtask against the real module in ``utils/``, tick the box and
-   update its progress section;
+   update its progress section (a box ticked before the run takes no time
+   and stays ticked, but its probes still run);
 4. write a completion note, mark the task complete (and the project
    complete when it was the last task), and release the lease.
 
@@ -18,6 +19,10 @@ why, and the lease is released.
 
 Every document write is fenced by the agent's lease token in safe lock
 mode, so a holder whose lease has passed to someone else cannot write.
+
+The document edits are plain functions at the end of this module, so that
+:func:`rehearse` can apply a whole run's worth of them to a copy before the
+run starts.
 """
 
 from __future__ import annotations
