@@ -9,11 +9,9 @@ there it stops the run instead.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+from corpora import CORPORA
 
 
 def pytest_configure(config: pytest.Config) -> None:

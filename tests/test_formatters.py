@@ -6,19 +6,17 @@ import contextlib
 import doctest
 import json
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import pytest
+from corpora import CORPORA
 from hypothesis import given
 from hypothesis import strategies as st
 
 import utils.formatters
 from utils.errors import DateParseError, TimezoneError
 from utils.formatters import format_date, format_duration, parse_date, to_timezone
-
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 NOON_UTC = datetime(2025, 11, 23, 10, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiofiles
 import pytest
+from corpora import CORPORA
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -27,7 +28,6 @@ from utils.parsers import (
     parse_json,
 )
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 JSON_SUITE = CORPORA / "nst-JSONTestSuite" / "test_parsing"
 SCHEMA_SUITE = CORPORA / "json-schema-test-suite"
 

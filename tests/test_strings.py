@@ -4,17 +4,16 @@ import doctest
 import json
 import re
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import pytest
+from corpora import CORPORA
 from hypothesis import given
 from hypothesis import strategies as st
 
 import utils.strings
 from utils.strings import sanitize, slugify, truncate
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 SLUGIFY_CASES = CORPORA / "python-slugify" / "python_slugify_cases.json"
 # Fullwidth brackets, two columns each, around a one-column ellipsis.
 WIDE_PLACEHOLDER = "\uff3b…\uff3d"

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from corpora import CORPORA
 from hypothesis import given
 from hypothesis import strategies as st
 
 import utils.validators
 from utils.errors import InvalidEmailError
 from utils.validators import ValidatedEmail, is_valid_email, validate_email
-
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
 def _code(address: str, **options: bool) -> str:
