@@ -19,7 +19,6 @@ from datetime import datetime
 from pathlib import Path
 
 import anyio
-from pydantic import ValidationError
 
 from agency import clock as _clock
 from agency.document import AgencyDocument
@@ -133,7 +132,7 @@ def run_scenario(
             "run_scenario() runs its own virtual-time loop; call it from "
             "synchronous code (or in a worker thread), not inside a running loop"
         )
-    scenario = _revalidated(scenario)
+    scenario = scenario.validated()  # model_copy(update=...) checks nothing
     text = preflight(scenario)
     if workdir is not None:
         copy = workdir / "AGENCY.md"
@@ -157,17 +156,6 @@ def run_scenario(
         if traces:
             exc.partial_trace = traces[0].jsonl()
         raise
-
-
-def _revalidated(scenario: Scenario) -> Scenario:
-    """``scenario`` checked again: ``model_copy(update=...)`` validates nothing."""
-    try:
-        return Scenario.model_validate(scenario.model_dump())
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(step) for step in first["loc"])
-        reason = first["msg"].removeprefix("Value error, ")
-        raise ScenarioError("<scenario>", reason, field=field) from None
 
 
 async def _run(

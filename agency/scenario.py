@@ -330,8 +330,26 @@ class Scenario(_Model):
         return agent.work or self.work
 
     def with_seed(self, seed: int) -> Scenario:
-        """The same scenario with another seed."""
-        return self.model_copy(update={"seed": seed})
+        """The same scenario with another seed.
+
+        Raises:
+            ScenarioError: ``seed`` is not a whole number, 0 or more.
+        """
+        return self.model_copy(update={"seed": seed}).validated()
+
+    def validated(self) -> Scenario:
+        """This scenario checked against the models again.
+
+        ``model_copy(update=...)`` validates nothing, so a scenario built
+        that way may hold values a file could not.
+
+        Raises:
+            ScenarioError: a field breaks the model; the message names it.
+        """
+        try:
+            return Scenario.model_validate(self.model_dump())
+        except ValidationError as exc:
+            raise _scenario_error("<scenario>", None, exc) from None
 
 
 def load_scenario(path: str | Path) -> Scenario:

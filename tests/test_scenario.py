@@ -412,3 +412,8 @@ def test_a_probe_may_only_call_a_public_function(tmp_path: Path) -> None:
 def test_durations_take_ascii_digits_only() -> None:
     with pytest.raises(ValueError, match="duration looks like"):
         parse_duration("\u0663m")
+
+
+def test_with_seed_refuses_a_negative_seed() -> None:
+    with pytest.raises(ScenarioError, match=r"^<scenario>: seed: Input should be"):
+        load_scenario(PARALLEL).with_seed(-1)
