@@ -26,13 +26,13 @@ import importlib.util
 import json
 import statistics
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from _common import positive, round_robin
 from dateutil.parser import isoparse
 
 from utils.formatters import format_date, parse_date
@@ -47,13 +47,6 @@ CORPUS = (
 )
 
 Candidate = tuple[str, Callable[[Any], object]]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _datetimes() -> list[datetime]:
@@ -90,15 +83,6 @@ def _parseable_strings() -> list[str]:
     return texts
 
 
-def _run(function: Callable[[Any], object], inputs: Sequence[Any], loops: int) -> float:
-    """Microseconds per call, over ``loops`` passes through ``inputs``."""
-    start = time.perf_counter()
-    for _ in range(loops):
-        for item in inputs:
-            function(item)
-    return (time.perf_counter() - start) / (loops * len(inputs)) * 1e6
-
-
 def _compare(
     title: str,
     candidates: Sequence[Candidate],
@@ -106,14 +90,23 @@ def _compare(
     rounds: int,
     loops: int,
 ) -> None:
-    for _, function in candidates:
-        _run(function, inputs, 1)  # warm-up: caches, first-call imports
-    samples: dict[str, list[float]] = {name: [] for name, _ in candidates}
-    for round_number in range(rounds):
-        # Rotate the start so that no candidate always runs first.
-        shift = round_number % len(candidates)
-        for name, function in [*candidates[shift:], *candidates[:shift]]:
-            samples[name].append(_run(function, inputs, loops))
+    def over_inputs(function: Callable[[Any], object]) -> Callable[[], None]:
+        def call() -> None:
+            for item in inputs:
+                function(item)
+
+        return call
+
+    per_pass = round_robin(
+        {name: over_inputs(function) for name, function in candidates},
+        rounds=rounds,
+        loops=loops,
+    )
+    # Microseconds per call.
+    samples = {
+        name: [seconds / len(inputs) * 1e6 for seconds in values]
+        for name, values in per_pass.items()
+    }
 
     baseline = statistics.median(samples[candidates[0][0]])
     print(f"{title}: {len(inputs)} inputs, {rounds} rounds x {loops} loops")
@@ -128,8 +121,8 @@ def _compare(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=_positive, default=15)
-    parser.add_argument("--loops", type=_positive, default=20)
+    parser.add_argument("--rounds", type=positive, default=15)
+    parser.add_argument("--loops", type=positive, default=20)
     args = parser.parse_args()
     if not CORPUS.is_file():
         sys.exit(f"the dateutil corpus is missing at {CORPUS}")

@@ -23,10 +23,11 @@ import argparse
 import json
 import statistics
 import sys
-import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _common import positive, round_robin
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = (
@@ -87,8 +88,8 @@ def _timer(check: Callable[[str], object], addresses: list[str]) -> Callable[[],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15, help="rounds per set")
-    parser.add_argument("--number", type=int, default=20, help="passes per round")
+    parser.add_argument("--repeat", type=positive, default=15, help="rounds per set")
+    parser.add_argument("--number", type=positive, default=20, help="passes per round")
     args = parser.parse_args()
 
     print(
@@ -101,15 +102,13 @@ def main() -> None:
     for name, addresses in _corpus_addresses().items():
         ours = _timer(validate_email, addresses)
         theirs = _timer(_theirs, addresses)
-        ours_times: list[float] = []
-        theirs_times: list[float] = []
-        for _ in range(args.repeat):
-            ours_times.append(timeit.timeit(ours, number=args.number))
-            theirs_times.append(timeit.timeit(theirs, number=args.number))
+        times = round_robin(
+            {"ours": ours, "theirs": theirs}, rounds=args.repeat, loops=args.number
+        )
 
-        calls = args.number * len(addresses)
-        ours_us = statistics.median(ours_times) / calls * 1e6
-        theirs_us = statistics.median(theirs_times) / calls * 1e6
+        # round_robin times passes over the set; quote time per address.
+        ours_us = statistics.median(times["ours"]) / len(addresses) * 1e6
+        theirs_us = statistics.median(times["theirs"]) / len(addresses) * 1e6
         ratio = theirs_us / ours_us
         met = ratio >= TARGETS[name]
         missed = missed or not met

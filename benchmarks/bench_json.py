@@ -39,6 +39,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+from _common import positive, round_robin
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -85,13 +87,6 @@ print(json.dumps({{"items": count, "seconds": elapsed, "rss_kb_before": before,
 """
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _record(rng: random.Random, index: int, colons: bool) -> dict[str, object]:
     record: dict[str, object] = {
         "id": index,
@@ -124,13 +119,6 @@ def _documents() -> dict[str, str]:
     return {"small": small, "medium": medium, "medium, colons in strings": with_colons}
 
 
-def _time_calls(call: Callable[[], object], loops: int) -> float:
-    start = time.perf_counter()
-    for _ in range(loops):
-        call()
-    return (time.perf_counter() - start) / loops * 1e6
-
-
 def bench_parsing(rounds: int) -> None:
     print("parsing (microseconds per call; ratio of medians to json.loads)")
     for name, document in _documents().items():
@@ -141,10 +129,8 @@ def bench_parsing(rounds: int) -> None:
             ("parse_json(last)", partial(parse_json, document, duplicate_keys="last")),
         ]
         assert parse_json(document) == json.loads(document)
-        times: dict[str, list[float]] = {label: [] for label, _ in candidates}
-        for _ in range(rounds):
-            for label, call in candidates:
-                times[label].append(_time_calls(call, loops))
+        per_call = round_robin(dict(candidates), rounds=rounds, loops=loops)
+        times = {label: [t * 1e6 for t in values] for label, values in per_call.items()}
 
         base = statistics.median(times["json.loads"])
         print(f"  {name} ({len(document):,} bytes, {loops} loops x {rounds} rounds)")
@@ -225,9 +211,9 @@ def bench_streaming(size_mb: int, rounds: int, directory: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=_positive, default=15)
-    parser.add_argument("--size-mb", type=_positive, default=256)
-    parser.add_argument("--stream-rounds", type=_positive, default=3)
+    parser.add_argument("--rounds", type=positive, default=15)
+    parser.add_argument("--size-mb", type=positive, default=256)
+    parser.add_argument("--stream-rounds", type=positive, default=3)
     parser.add_argument("--tmp-dir", default=None, help="where to write the file")
     parser.add_argument("--skip-stream", action="store_true")
     args = parser.parse_args(argv)

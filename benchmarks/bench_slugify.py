@@ -26,11 +26,12 @@ import argparse
 import json
 import statistics
 import sys
-import timeit
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+from _common import positive, round_robin
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = (
@@ -101,8 +102,8 @@ def _timer(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=15, help="rounds per set")
-    parser.add_argument("--number", type=int, default=20, help="passes per round")
+    parser.add_argument("--repeat", type=positive, default=15, help="rounds per set")
+    parser.add_argument("--number", type=positive, default=20, help="passes per round")
     parser.add_argument(
         "--warm", action="store_true", help="keep our cache across passes"
     )
@@ -121,15 +122,13 @@ def main() -> None:
     for name, calls in sets.items():
         ours = _timer(_ours, calls, cold=not args.warm)
         theirs = _timer(_theirs, calls, cold=False)
-        ours_times: list[float] = []
-        theirs_times: list[float] = []
-        for _ in range(args.repeat):
-            ours_times.append(timeit.timeit(ours, number=args.number))
-            theirs_times.append(timeit.timeit(theirs, number=args.number))
+        times = round_robin(
+            {"ours": ours, "theirs": theirs}, rounds=args.repeat, loops=args.number
+        )
 
-        count = args.number * len(calls)
-        ours_us = statistics.median(ours_times) / count * 1e6
-        theirs_us = statistics.median(theirs_times) / count * 1e6
+        # round_robin times passes over the set; quote time per call.
+        ours_us = statistics.median(times["ours"]) / len(calls) * 1e6
+        theirs_us = statistics.median(times["theirs"]) / len(calls) * 1e6
         ratio = theirs_us / ours_us
         met = ratio >= TARGET
         missed = missed or not met

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import positive
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,16 +38,9 @@ def _time(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=_positive, default=15)
+    parser.add_argument("--runs", type=positive, default=15)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as out:
