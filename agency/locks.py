@@ -157,7 +157,7 @@ class LockManager:
         """Claim ``resource`` now or fail.
 
         Raises:
-            LeaseConflict: someone holds it (or is queued for it first).
+            LeaseConflict: someone holds it.
             InvalidArgument: empty names or a TTL that is not positive.
         """
         _check_name("resource", resource)
@@ -175,12 +175,9 @@ class LockManager:
                 expires_at=held.expires_at,
             )
             raise LeaseConflict(resource, held.owner, held.expires_at)
-        if self._queues.get(resource):
-            # Waiters were promised FIFO order; a newcomer may not jump it.
-            first = self._queues[resource][0].owner
-            self._counts["conflicts"] += 1
-            self._record("lease.conflict", owner, resource, holder=None, queued=first)
-            raise LeaseConflict(resource, f"(queued) {first}", self._clock.time())
+        # A release or expiry hands the lease to the first waiter at once, so
+        # a free resource has no queue for a newcomer to jump.
+        assert not self._queues.get(resource), resource
         return self._grant(resource, owner, ttl, waited=None)
 
     async def claim(
@@ -209,7 +206,8 @@ class LockManager:
         if timeout is not None and timeout < 0:
             raise InvalidArgument(f"timeout must not be negative, got {timeout!r}")
         self._expire_due()
-        if resource not in self._leases and not self._queues.get(resource):
+        if resource not in self._leases:
+            assert not self._queues.get(resource), resource
             return self._grant(resource, owner, ttl, waited=None)
 
         waiter = _Waiter(owner, ttl, self._clock.time(), anyio.Event())
