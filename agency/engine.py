@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,17 +22,19 @@ from pathlib import Path
 import anyio
 
 from agency import clock as _clock
+from agency.clock import Clock
 from agency.document import AgencyDocument
 from agency.errors import DocumentError, ScenarioError, SimulationError
 from agency.invariants import Violation, check
-from agency.locks import LockManager
-from agency.scenario import Scenario, check_scenario
+from agency.locks import LockManager, LockMode
+from agency.scenario import Scenario, check_scenario, count_holds
 from agency.store import DocumentStore, WriteRecord
 from agency.trace import Event, Trace
 from agents.base import Agent, AgentContext, AgentResult, rehearse
 
 __all__ = [
     "ExpectationCheck",
+    "LockManagerFactory",
     "RunResult",
     "agent_rng",
     "preflight",
@@ -95,20 +98,30 @@ def agent_rng(seed: int, agent_id: str) -> random.Random:
     return random.Random(int.from_bytes(material[:16], "big"))
 
 
+#: Builds the run's lock manager from its clock, lock mode and trace.
+LockManagerFactory = Callable[[Clock, LockMode, Trace], LockManager]
+
+
 def run_scenario(
     scenario: Scenario,
     *,
     workdir: Path | None = None,
     on_event: Callable[[Event], None] | None = None,
+    lock_manager: LockManagerFactory | None = None,
 ) -> RunResult:
     """Run a scenario on a fresh virtual loop.
 
     Args:
-        scenario: the validated scenario (its ``seed`` is the one used).
+        scenario: the validated scenario (its ``seed`` is the one used). A
+            scenario with variants runs as written; see
+            :meth:`Scenario.runs` for the variants.
         workdir: folder that receives the working copy ``AGENCY.md``; with
             None the document lives in memory only.
         on_event: called with each event as it is recorded (for a live
             timeline).
+        lock_manager: builds the lock manager, to test another one (or a
+            deliberately broken one) against the same invariants; by
+            default :class:`~agency.locks.LockManager`.
 
     Returns:
         The finished run.
@@ -132,7 +145,9 @@ def run_scenario(
             "run_scenario() runs its own virtual-time loop; call it from "
             "synchronous code (or in a worker thread), not inside a running loop"
         )
-    scenario = scenario.validated()  # model_copy(update=...) checks nothing
+    # model_copy(update=...) checks nothing, so check again; a swarm becomes
+    # its agents here, from the seed.
+    scenario = scenario.validated().population()
     text = preflight(scenario)
     if workdir is not None:
         copy = workdir / "AGENCY.md"
@@ -148,7 +163,9 @@ def run_scenario(
     traces: list[Trace] = []
 
     async def main() -> RunResult:
-        return await _run(scenario, text, workdir, on_event, traces)
+        return await _run(
+            scenario, text, workdir, on_event, lock_manager or _default_locks, traces
+        )
 
     try:
         return _clock.run(main)
@@ -163,6 +180,7 @@ async def _run(
     text: str,
     workdir: Path | None,
     on_event: Callable[[Event], None] | None,
+    lock_manager: LockManagerFactory,
     traces: list[Trace],
 ) -> RunResult:
     clock = _clock.Clock(scenario.start)
@@ -170,6 +188,9 @@ async def _run(
     traces.append(trace)  # so a run that stops early can still show its trace
     if on_event is not None:
         trace.subscribe(on_event)
+
+    safe = scenario.locks.mode is LockMode.SAFE
+    status: list[str] = []
 
     def observe(record: WriteRecord) -> None:
         fence = record.fence
@@ -183,12 +204,31 @@ async def _run(
             sha256=record.text_sha256,
             **({"reason": record.reason} if record.reason else {}),
         )
+        if record.accepted:
+            # The store calls this after the write took effect.
+            now = str(store.read().document.status)
+            if now != status[-1]:
+                status.append(now)
+                trace.record("project.status", agent=record.writer, status=now)
 
     if workdir is None:
-        store = DocumentStore.in_memory(text, source="AGENCY.md", observer=observe)
+        store = DocumentStore.in_memory(
+            text, source="AGENCY.md", observer=observe, fencing=safe
+        )
     else:
-        store = await DocumentStore.open(workdir / "AGENCY.md", observer=observe)
-    locks = LockManager(clock, mode=scenario.locks.mode, trace=trace)
+        store = await DocumentStore.open(
+            workdir / "AGENCY.md", observer=observe, fencing=safe
+        )
+    status.append(str(store.read().document.status))
+    if safe:
+        # The claim server and the store share the token sequence: a grant
+        # fences off the previous holder at once (Kleppmann's fencing).
+        def fence_on_grant(event: Event) -> None:
+            if event.kind == "lease.claimed" and event.resource is not None:
+                store.raise_fence(event.resource, int(str(event.data["token"])))
+
+        trace.subscribe(fence_on_grant)
+    locks = lock_manager(clock, scenario.locks.mode, trace)
     context = AgentContext(scenario, clock, locks, store, trace)
     agents = [
         Agent(spec, context, agent_rng(scenario.seed, spec.id))
@@ -202,23 +242,11 @@ async def _run(
         agents=len(agents),
         ttl=scenario.locks.ttl,
         mode=scenario.locks.mode.value,
+        coordination=scenario.coordination.value,
+        writes=scenario.writes.mode.value,
     )
-    results: dict[str, AgentResult] = {}
-
-    async def run_one(agent: Agent) -> None:
-        results[agent.spec.id] = await agent.run()
-
-    # Tasks start in scenario order (start_soon is FIFO). Agents end by
-    # themselves; the group is never cancelled, because the order in which
-    # asyncio cancels a group's tasks is not deterministic.
-    try:
-        async with anyio.create_task_group() as group:
-            for agent in agents:
-                group.start_soon(run_one, agent)
-    except* SimulationError as group:
-        # The run itself stopped (e.g. the event limit): report that, not
-        # the group wrapped around it.
-        raise group.exceptions[0] from None
+    results = await _run_agents(agents, clock, trace, scenario.horizon)
+    await _let_leases_lapse(locks, clock, scenario.horizon)
 
     final = store.read().document
     trace.record(
@@ -226,7 +254,7 @@ async def _run(
         status=str(final.status),
         revision=store.read().revision,
     )
-    violations = tuple(check(trace.events, final.text))
+    violations = tuple(check(trace.events, final.text, liveness=scenario.liveness))
     ordered = tuple(results[spec.id] for spec in scenario.agents)
     return RunResult(
         scenario=scenario,
@@ -237,8 +265,72 @@ async def _run(
         agents=ordered,
         document=final,
         violations=violations,
-        expectations=_judge(scenario, final, violations),
+        expectations=_judge(scenario, final, violations, ordered, trace.events),
     )
+
+
+def _default_locks(clock: Clock, mode: LockMode, trace: Trace) -> LockManager:
+    return LockManager(clock, mode=mode, trace=trace)
+
+
+async def _run_agents(
+    agents: Sequence[Agent], clock: _clock.Clock, trace: Trace, horizon: float
+) -> dict[str, AgentResult]:
+    """Run every agent to its end, or stop those still at work at ``horizon``.
+
+    Tasks start in scenario order (start_soon is FIFO). The group is never
+    cancelled as a whole, because the order in which asyncio cancels a
+    group's tasks is not deterministic: at the horizon each agent still at
+    work is stopped through its own scope, in scenario order.
+    """
+    results: dict[str, AgentResult] = {}
+    scopes = {agent.spec.id: anyio.CancelScope() for agent in agents}
+    watch = anyio.CancelScope()
+    running = [len(agents)]
+
+    async def run_one(agent: Agent) -> None:
+        with scopes[agent.spec.id]:
+            results[agent.spec.id] = await agent.run()
+        if agent.spec.id not in results:
+            results[agent.spec.id] = agent.stopped(
+                "still at work when the run reached its horizon"
+            )
+        running[0] -= 1
+        if not running[0]:
+            watch.cancel()
+
+    async def stop_at_horizon() -> None:
+        with watch:
+            await anyio.sleep(max(0.0, horizon - clock.time()))
+            trace.record("run.horizon", reason="the run reached its horizon")
+            for agent in agents:
+                if agent.spec.id not in results:
+                    scopes[agent.spec.id].cancel()
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(stop_at_horizon)
+            for agent in agents:
+                group.start_soon(run_one, agent)
+    except* SimulationError as group:
+        # The run itself stopped (e.g. the event limit): report that, not
+        # the group wrapped around it.
+        raise group.exceptions[0] from None
+    return results
+
+
+async def _let_leases_lapse(
+    locks: LockManager, clock: _clock.Clock, horizon: float
+) -> None:
+    """Wait (in virtual time) until no lease is live, or the horizon.
+
+    A crashed agent's lease outlives it; the run ends when it has expired,
+    so the trace shows every lease released or expired, and a manager
+    whose leases never expire is caught by ``lease_leaked``.
+    """
+    while (live := locks.reservations()) and clock.time() < horizon:
+        due = min(lease.expires_at for lease in live)
+        await anyio.sleep(max(0.0, min(due, horizon) - clock.time()))
 
 
 def preflight(scenario: Scenario) -> str:
@@ -271,7 +363,11 @@ def preflight(scenario: Scenario) -> str:
 
 
 def _judge(
-    scenario: Scenario, final: AgencyDocument, violations: Sequence[Violation]
+    scenario: Scenario,
+    final: AgencyDocument,
+    violations: Sequence[Violation],
+    agents: Sequence[AgentResult],
+    events: Sequence[Event],
 ) -> tuple[ExpectationCheck, ...]:
     expect = scenario.expect
     checks = []
@@ -300,4 +396,23 @@ def _judge(
             wanted == seen,
         )
     )
+    outcomes = {agent.agent: agent.outcome for agent in agents}
+    for agent_id, outcome in expect.outcomes.items():
+        actual = outcomes[agent_id]
+        checks.append(
+            ExpectationCheck(
+                f"outcome of {agent_id}", outcome, actual, actual == outcome
+            )
+        )
+    if expect.events:
+        counts = Counter(event.kind for event in events)
+        for kind, bound in expect.events.items():
+            checks.append(
+                ExpectationCheck(
+                    f"{kind} events",
+                    bound,
+                    str(counts[kind]),
+                    count_holds(bound, counts[kind]),
+                )
+            )
     return tuple(checks)

@@ -3,12 +3,18 @@
 Each check replays the events in order and reports a :class:`Violation`
 when the rule is broken, with the few events that show how:
 
-- ``single_holder``: at most one live lease per resource at any instant.
+- ``single_holder``: at most one holder per resource at any instant, be it
+  a live lease or a name in a task's Owner field.
 - ``token_order``: fencing tokens of a resource strictly increase.
-- ``stale_write``: no write accepted under a token older than one seen.
+- ``stale_write``: no write accepted under a token older than the newest
+  one granted for its resource.
+- ``foreign_release``: nobody releases a lease someone else holds.
 - ``lost_note``: every note an agent wrote is in the final document.
-- ``document_parses``: the final document parses.
+- ``document_parses``: the final document parses (the store also refuses
+  any write that does not, so every revision parses).
 - ``lease_leaked``: every lease is released or expires by the end.
+- ``liveness``: once the last fault has passed, the work is done within
+  the scenario's bound (checked only when the scenario sets one).
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ INVARIANTS = (
     "single_holder",
     "token_order",
     "stale_write",
+    "foreign_release",
     "lost_note",
     "document_parses",
     "lease_leaked",
+    "liveness",
 )
 
 
@@ -62,14 +70,26 @@ class _Held:
     seq: int
 
 
-def check(events: Sequence[Event], final_text: str) -> list[Violation]:
-    """Every violation in a finished run, in order of time."""
+def check(
+    events: Sequence[Event], final_text: str, *, liveness: float | None = None
+) -> list[Violation]:
+    """Every violation in a finished run, in order of time.
+
+    Args:
+        events: the run's trace.
+        final_text: the final AGENCY.md.
+        liveness: the scenario's bound on finishing after the last fault,
+            in seconds; None leaves liveness unchecked.
+    """
     found = [
         *_leases(events),
+        *_owners(events),
         *_stale_writes(events),
         *_notes(events, final_text),
         *_parses(events, final_text),
     ]
+    if liveness is not None:
+        found.extend(_liveness(events, liveness))
     return sorted(found, key=lambda v: (v.t, v.events, v.invariant))
 
 
@@ -115,7 +135,20 @@ def _leases(events: Iterable[Event]) -> Iterable[Violation]:
             held[resource] = _Held(agent, token, expires, event.seq)
         elif event.kind == "lease.renewed" and current is not None:
             current.expires_at = _float(event.data.get("expires_at"))
-        elif event.kind in ("lease.released", "lease.expired"):
+        elif event.kind == "lease.released":
+            holder = event.data.get("holder")
+            if holder is not None and holder != agent:
+                yield Violation(
+                    "foreign_release",
+                    event.t,
+                    f"{agent} released {resource} while {holder} held it "
+                    f"(token {event.data.get('token')})",
+                    agents=(agent, str(holder)),
+                    resources=(resource,),
+                    events=(*((current.seq,) if current else ()), event.seq),
+                )
+            held.pop(resource, None)
+        elif event.kind == "lease.expired":
             held.pop(resource, None)
     for resource in sorted(held):
         lease = held[resource]
@@ -131,26 +164,64 @@ def _leases(events: Iterable[Event]) -> Iterable[Violation]:
             )
 
 
-def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
-    newest: dict[str, tuple[int, int]] = {}
+def _owners(events: Iterable[Event]) -> Iterable[Violation]:
+    """single_holder for the Owner field: claims without a lease."""
+    owner: dict[str, tuple[str, int]] = {}
     for event in events:
+        resource, agent = event.resource, event.agent
+        if agent is None:
+            continue
+        if event.kind == "owner.claimed" and resource is not None:
+            current = owner.get(resource)
+            if current is not None and current[0] != agent:
+                yield Violation(
+                    "single_holder",
+                    event.t,
+                    f"{agent} took {resource} through the Owner field while "
+                    f"{current[0]} still owned it",
+                    agents=(current[0], agent),
+                    resources=(resource,),
+                    events=(current[1], event.seq),
+                )
+            owner[resource] = (agent, event.seq)
+        elif event.kind == "owner.released" and resource is not None:
+            if owner.get(resource, ("",))[0] == agent:
+                del owner[resource]
+        elif event.kind == "agent.crashed":
+            # A dead agent holds nothing, whatever the document says.
+            for name in [r for r, (who, _) in owner.items() if who == agent]:
+                del owner[name]
+
+
+def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
+    # The newest token known per resource, granted or written under, and
+    # the event that made it known.
+    newest: dict[str, tuple[int, int]] = {}
+
+    def learn(resource: str, token: int, seq: int) -> None:
+        if resource not in newest or token > newest[resource][0]:
+            newest[resource] = (token, seq)
+
+    for event in events:
+        if event.kind == "lease.claimed" and event.resource is not None:
+            learn(event.resource, _int(event.data.get("token")), event.seq)
+            continue
         if event.kind != "doc.write" or event.data.get("fence_token") is None:
             continue
         resource = str(event.data.get("fence_resource"))
         token = _int(event.data.get("fence_token"))
-        seen = newest.get(resource)
-        if seen is not None and token < seen[0]:
+        known = newest.get(resource)
+        if known is not None and token < known[0]:
             yield Violation(
                 "stale_write",
                 event.t,
                 f"a write by {event.agent} under token {token} of {resource} was "
-                f"accepted after token {seen[0]} had written",
+                f"accepted after token {known[0]} was in use",
                 agents=(event.agent or "?",),
                 resources=(resource,),
-                events=(seen[1], event.seq),
+                events=(known[1], event.seq),
             )
-        if seen is None or token > seen[0]:
-            newest[resource] = (token, event.seq)
+        learn(resource, token, event.seq)
 
 
 def _notes(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
@@ -183,6 +254,56 @@ def _parses(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
     except DocumentFormatError as exc:
         t = events[-1].t if events else 0.0
         yield Violation("document_parses", t, f"the final document: {exc}")
+
+
+_ENDS = ("agent.completed", "agent.skipped", "agent.blocked")
+
+
+def _liveness(events: Sequence[Event], bound: float) -> Iterable[Violation]:
+    faults = [e for e in events if e.kind.startswith("fault.")]
+    quiet = max((e.t for e in faults), default=0.0)
+    deadline = quiet + bound
+    tasks = any(
+        e.kind == "agent.started" and e.data.get("task") is not None for e in events
+    )
+    done_at: float | None = None
+    if tasks:
+        done_at = next(
+            (
+                e.t
+                for e in events
+                if e.kind == "project.status" and e.data.get("status") == "completed"
+            ),
+            None,
+        )
+    else:
+        started = {e.agent for e in events if e.kind == "agent.started"}
+        crashed = {e.agent for e in events if e.kind == "agent.crashed"}
+        ended = [e for e in events if e.kind in _ENDS]
+        if {e.agent for e in ended} >= started - crashed:
+            done_at = max((e.t for e in ended), default=quiet)
+    if done_at is not None and done_at <= deadline:
+        return
+    stuck = tuple(
+        sorted(
+            {
+                e.agent
+                for e in events
+                if e.agent is not None
+                and e.kind in ("agent.stopped", "agent.timed_out", "agent.lost_lease")
+            }
+        )
+    )
+    what = "the project was not complete" if tasks else "not every job was done"
+    last = f"the last fault at t={quiet:g}s" if faults else "the start"
+    yield Violation(
+        "liveness",
+        min(deadline, events[-1].t if events else deadline),
+        f"{what} {bound:g}s after {last}"
+        + (f" (done only at t={done_at:g}s)" if done_at is not None else ""),
+        agents=stuck,
+        events=tuple(e.seq for e in faults[-1:]),
+    )
 
 
 def _int(value: object) -> int:

@@ -15,13 +15,16 @@ Durations are seconds, or strings with units: ``90``, ``"90s"``, ``"5m"``,
 from __future__ import annotations
 
 import builtins
+import hashlib
 import importlib
 import math
+import random
 import re
 import reprlib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,21 +56,42 @@ __all__ = [
     "MAX_DURATION",
     "MAX_FILE_BYTES",
     "MODULES",
+    "OUTCOMES",
     "AgentSpec",
+    "Approach",
     "Duration",
     "Expectations",
+    "Fault",
+    "FaultKind",
     "LockSettings",
     "Probe",
+    "RandomFaults",
     "Range",
     "Scenario",
+    "Swarm",
+    "Variant",
+    "WriteMode",
+    "WriteSettings",
     "check_scenario",
     "load_scenario",
     "parse_duration",
+    "parse_offset",
     "resolve_exception",
+    "scenario_from_mapping",
 ]
 
 #: The utils modules an agent can build, by the name scenarios use.
 MODULES = ("validators", "formatters", "parsers", "strings")
+#: How an agent's run can end.
+OUTCOMES = (
+    "completed",
+    "skipped",
+    "blocked",
+    "timed_out",
+    "lost_lease",
+    "crashed",
+    "stopped",
+)
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))", re.ASCII)
 #: The longest duration a scenario may give: ten years, far beyond any
@@ -115,6 +139,19 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def parse_offset(value: object) -> float:
+    """Signed seconds: a duration, or one with a leading ``-`` (``"-10m"``).
+
+    Raises:
+        ValueError: not a duration once the sign is removed.
+    """
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_duration(value.strip()[1:])
+    if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+        return -parse_duration(-value)
+    return parse_duration(value)
+
+
 _DURATION_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": MAX_DURATION},
@@ -127,6 +164,19 @@ Duration = Annotated[
     float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)
 ]
 PositiveDuration = Annotated[Duration, Field(gt=0)]
+Offset = Annotated[
+    float,
+    BeforeValidator(parse_offset),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": -MAX_DURATION, "maximum": MAX_DURATION},
+                {"type": "string", "pattern": r"^-?(\d+(\.\d+)?(ms|h|m|s))+$"},
+            ],
+            "description": "signed seconds, or a string such as '-10m'",
+        }
+    ),
+]
 
 
 def _one_line(text: str) -> str:
@@ -214,19 +264,33 @@ class Probe(_Model):
 
 
 class AgentSpec(_Model):
-    """One simulated agent, as in the seed's assignment table."""
+    """One simulated agent, as in the seed's assignment table.
+
+    An agent with a ``task`` builds that task's module and keeps AGENCY.md
+    current. An agent without one is a job agent (as in a swarm): it claims
+    its ``resource``, holds it for one draw of work, and releases it,
+    without touching the document.
+    """
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
     name: OneLine
     role: OneLine
-    task: str = Field(pattern=r"^[A-Z]$")
-    module: Literal["validators", "formatters", "parsers", "strings"]
+    task: str | None = Field(default=None, pattern=r"^[A-Z]$")
+    module: Literal["validators", "formatters", "parsers", "strings"] | None = None
     model: OneLine | None = None
     work: Range | None = None
     start_after: Range = Range(min=0, max=0)
     resource: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", max_length=128
     )
+
+    @model_validator(mode="after")
+    def _task_or_job(self) -> AgentSpec:
+        if (self.task is None) != (self.module is None):
+            raise ValueError("give both 'task' and 'module', or neither (a job)")
+        if self.task is None and self.resource is None:
+            raise ValueError("a job agent (no task) needs a 'resource' to claim")
+        return self
 
 
 class LockSettings(_Model):
@@ -250,6 +314,160 @@ class LockSettings(_Model):
         return self
 
 
+class Approach(StrEnum):
+    """How the agents coordinate (the seed's approaches A to D).
+
+    - ``git-only``: no locks; an agent claims its task with a note and
+      everyone edits AGENCY.md directly.
+    - ``owner-field``: an agent reads its task's ``Owner`` field and, if it
+      is empty, writes its own name there (check, then set).
+    - ``lease``: a lease per task from the lock manager; the document gets
+      progress but no notes.
+    - ``combined``: a lease per task plus progress and notes in AGENCY.md.
+    """
+
+    GIT_ONLY = "git-only"
+    OWNER_FIELD = "owner-field"
+    LEASE = "lease"
+    COMBINED = "combined"
+
+    @property
+    def uses_leases(self) -> bool:
+        """Whether agents claim leases from the lock manager."""
+        return self in (Approach.LEASE, Approach.COMBINED)
+
+
+class WriteMode(StrEnum):
+    """How an agent writes AGENCY.md back after reading it.
+
+    - ``atomic``: read and write as one step of the store (no window).
+    - ``naive``: read, spend the edit time, write the result back whatever
+      happened meanwhile (later writers overwrite earlier ones).
+    - ``optimistic``: as naive, but the write names the revision it read;
+      when someone wrote in between it is refused, and the agent reads
+      again and redoes its edit, like a rejected ``git push``.
+    """
+
+    ATOMIC = "atomic"
+    NAIVE = "naive"
+    OPTIMISTIC = "optimistic"
+
+
+class WriteSettings(_Model):
+    """How agents write AGENCY.md."""
+
+    mode: WriteMode = WriteMode.ATOMIC
+    edit_time: Range = Range(min=0, max=0)
+    retry: Range = Range(min=5, max=30)
+
+
+class FaultKind(StrEnum):
+    """What can go wrong with an agent."""
+
+    CRASH = "crash"
+    STALL = "stall"
+    SLOW_WRITE = "slow_write"
+    CLOCK_SKEW = "clock_skew"
+    LOST_REPLY = "lost_reply"
+
+
+_TRIGGER = re.compile(r"^(start|claim|subtask [1-9][0-9]{0,3})$")
+
+
+class Fault(_Model):
+    """One fault, scheduled for one agent.
+
+    It fires at a virtual time (``at``, from the run's start) or when the
+    agent reaches a point of its work (``after``: ``start``, ``claim`` or
+    ``subtask N``). A fault timed for a moment when the agent waits in a
+    lock queue fires when that wait ends.
+
+    - ``crash``: the agent stops for good; its lease is never released.
+    - ``stall``: it freezes for ``duration``, then goes on as if no time had
+      passed, still believing in its lease.
+    - ``slow_write``: its next ``count`` document writes each spend
+      ``duration`` between reading AGENCY.md and writing it back.
+    - ``clock_skew``: its own clock jumps by ``offset`` and runs ``drift``
+      fast (0.1 = 10% fast, -0.1 = 10% slow); only the lock manager's clock
+      decides expiry, so the agent renews early or too late.
+    - ``lost_reply``: its next claim succeeds but it never hears so; it
+      waits a retry interval and claims again.
+    """
+
+    agent: str
+    kind: FaultKind
+    at: Duration | None = None
+    after: str | None = None
+    duration: PositiveDuration | None = None
+    count: int = Field(default=1, ge=1, le=10_000)
+    offset: Offset = 0.0
+    drift: float = Field(default=0.0, gt=-0.9, le=9.0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Fault:
+        if (self.at is None) == (self.after is None):
+            raise ValueError("give exactly one of 'at' (a time) and 'after'")
+        if self.after is not None and not _TRIGGER.match(self.after):
+            raise ValueError(
+                "'after' is 'start', 'claim' or 'subtask N', "
+                f"got {_SHORT.repr(self.after)}"
+            )
+        timed = self.kind in (FaultKind.STALL, FaultKind.SLOW_WRITE)
+        if timed and self.duration is None:
+            raise ValueError(f"a {self.kind} fault needs a 'duration'")
+        if not timed and self.duration is not None:
+            raise ValueError(f"a {self.kind} fault takes no 'duration'")
+        skewed = self.kind is FaultKind.CLOCK_SKEW
+        if not skewed and (self.offset or self.drift):
+            raise ValueError("'offset' and 'drift' go with clock_skew faults")
+        if skewed and not (self.offset or self.drift):
+            raise ValueError("a clock_skew fault needs an 'offset' or a 'drift'")
+        if abs(self.offset) > MAX_DURATION:
+            raise ValueError("'offset' must be at most 10 years either way")
+        return self
+
+    @property
+    def subtask(self) -> int | None:
+        """N of ``after: subtask N``, else None."""
+        if self.after is None or not self.after.startswith("subtask "):
+            return None
+        return int(self.after.split()[1])
+
+
+class RandomFaults(_Model):
+    """Faults drawn per seed for a swarm's agents."""
+
+    rate: float = Field(default=0.0, ge=0, le=1)
+    kinds: list[FaultKind] = [FaultKind.CRASH, FaultKind.STALL]
+    stall: Range = Range(min=60, max=3600)
+    skew: Range = Range(min=60, max=1800)
+
+    @field_validator("kinds")
+    @classmethod
+    def _job_faults(cls, kinds: list[FaultKind]) -> list[FaultKind]:
+        if not kinds:
+            raise ValueError("name at least one fault kind")
+        if FaultKind.SLOW_WRITE in kinds:
+            raise ValueError("swarm agents do not write AGENCY.md: no slow_write")
+        return kinds
+
+
+class Swarm(_Model):
+    """Many job agents, generated from the seed.
+
+    Agent ``worker-N`` starts after a draw of ``arrivals``, claims one of
+    ``resources`` resources (``PREFIX-swarm-K``), chosen by the seed, holds
+    it for a draw of ``work`` and releases it. ``faults`` picks which agents
+    misbehave, and how.
+    """
+
+    agents: int = Field(ge=1, le=100_000)
+    resources: int = Field(ge=1, le=10_000)
+    arrivals: Range = Range(min=0, max=3600)
+    work: Range = Range(min=60, max=1200)
+    faults: RandomFaults = RandomFaults()
+
+
 def _known_invariants(names: list[str]) -> list[str]:
     for name in names:
         if name not in INVARIANTS:
@@ -260,12 +478,91 @@ def _known_invariants(names: list[str]) -> list[str]:
     return names
 
 
+_COUNT = re.compile(r"^(>=|<=|>|<)?\s*(\d{1,9})$")
+
+
+def _count_text(value: object) -> str:
+    # A count is a number, or a bound such as ">= 1".
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if not _COUNT.match(text):
+        raise ValueError(f"a count is a number or a bound like '>= 1', got {value!r}")
+    return text
+
+
+Count = Annotated[
+    str,
+    BeforeValidator(_count_text),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^(>=|<=|>|<)?\s*\d+$"},
+            ]
+        }
+    ),
+]
+
+
+def count_holds(bound: str, actual: int) -> bool:
+    """Whether ``actual`` satisfies a count such as ``"3"`` or ``">= 1"``."""
+    match = _COUNT.match(bound)
+    assert match is not None, bound
+    op, number = match.group(1) or "==", int(match.group(2))
+    return {
+        "==": actual == number,
+        ">=": actual >= number,
+        "<=": actual <= number,
+        ">": actual > number,
+        "<": actual < number,
+    }[op]
+
+
 class Expectations(_Model):
-    """What must hold at the end of the run for it to pass."""
+    """What must hold at the end of the run for it to pass.
+
+    Attributes:
+        status: the project status in the final AGENCY.md (None: any).
+        violations: exactly these invariants are broken (by name).
+        blocked: the final ``blocked`` field (None: any).
+        outcomes: how named agents end (``agent-a: lost_lease``).
+        events: how many events of a kind the trace holds, e.g.
+            ``lease.expired: 1`` or ``doc.refused: ">= 1"``.
+    """
 
     status: str | None = "completed"
     violations: Annotated[list[str], AfterValidator(_known_invariants)] = []
     blocked: bool | None = None
+    outcomes: dict[
+        str,
+        Literal[
+            "completed",
+            "skipped",
+            "blocked",
+            "timed_out",
+            "lost_lease",
+            "crashed",
+            "stopped",
+        ],
+    ] = {}
+    events: dict[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")], Count] = {}
+
+
+class Variant(_Model):
+    """The same scenario with a few settings changed and its own expectations.
+
+    A scenario file runs once as written and once per variant; each run is
+    named ``NAME-VARIANT``. A variant may change the coordination approach,
+    the write and lock settings, the faults and the liveness bound.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)
+    description: str = ""
+    coordination: Approach | None = None
+    writes: dict[str, Any] | None = None
+    locks: dict[str, Any] | None = None
+    faults: list[dict[str, Any]] | None = None
+    liveness: Any = None
+    expect: Expectations = Expectations()
 
 
 class Scenario(_Model):
@@ -276,11 +573,19 @@ class Scenario(_Model):
         seed: the seed of the run's random streams.
         start: the virtual epoch (aware datetime).
         document: the AGENCY.md the run copies and works on.
-        locks: lease settings.
+        coordination: the approach the agents use.
+        locks: lease settings (lease and combined approaches).
+        writes: how agents write AGENCY.md.
         work: the default range of a subtask's duration.
         agents: the agents, in the order they are started.
+        swarm: many job agents generated from the seed, after ``agents``.
+        faults: what goes wrong, for which agent, and when.
         probes: per module, the acceptance checks its agent runs.
+        liveness: once the last fault has passed, the work must be done
+            within this long (None: not checked).
+        horizon: the run stops here, stopping agents still at work.
         expect: what must hold when the run ends.
+        variants: the same scenario with other settings, run after it.
         max_events: the run stops with an error past this many events.
     """
 
@@ -289,13 +594,20 @@ class Scenario(_Model):
     seed: int = Field(ge=0, strict=True)
     start: AwareDatetime
     document: Path
+    coordination: Approach = Approach.COMBINED
     locks: LockSettings = LockSettings()
+    writes: WriteSettings = WriteSettings()
     work: Range = Range(min=300, max=900)
-    agents: list[AgentSpec] = Field(min_length=1)
+    agents: list[AgentSpec] = []
+    swarm: Swarm | None = None
+    faults: list[Fault] = []
     probes: dict[
         Literal["validators", "formatters", "parsers", "strings"], list[Probe]
     ] = {}
+    liveness: PositiveDuration | None = None
+    horizon: PositiveDuration = 7 * 86_400.0
     expect: Expectations = Expectations()
+    variants: list[Variant] = []
     max_events: int = Field(default=1_000_000, gt=0, strict=True)
 
     @field_validator("start")
@@ -308,18 +620,44 @@ class Scenario(_Model):
     @field_validator("agents")
     @classmethod
     def _unique(cls, agents: list[AgentSpec]) -> list[AgentSpec]:
-        for what in ("id", "task", "resource"):
-            seen: dict[str, int] = {}
-            for index, agent in enumerate(agents):
-                value = getattr(agent, what)
-                if value is None:
-                    continue
-                if value in seen:
-                    raise ValueError(
-                        f"agents {seen[value]} and {index} share the {what} {value!r}"
-                    )
-                seen[value] = index
+        seen: dict[str, int] = {}
+        for index, agent in enumerate(agents):
+            if agent.id in seen:
+                raise ValueError(
+                    f"agents {seen[agent.id]} and {index} share the id {agent.id!r}"
+                )
+            seen[agent.id] = index
         return agents
+
+    @model_validator(mode="after")
+    def _fits_together(self) -> Scenario:
+        if not self.agents and self.swarm is None:
+            raise ValueError("a scenario needs 'agents', a 'swarm', or both")
+        ids = {agent.id for agent in self.agents}
+        for index, fault in enumerate(self.faults):
+            if fault.agent not in ids:
+                raise ValueError(
+                    f"faults.{index}.agent: no agent has the id {fault.agent!r}"
+                )
+        if self.swarm is not None and any(
+            a.id.startswith("worker-") for a in self.agents
+        ):
+            raise ValueError("with a swarm, agent ids 'worker-N' are taken")
+        if self.expect.outcomes:
+            known = ids | self._worker_ids()
+            for agent_id in self.expect.outcomes:
+                if agent_id not in known:
+                    raise ValueError(
+                        f"expect.outcomes: no agent has the id {agent_id!r}"
+                    )
+        names = [variant.name for variant in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variants must have different names")
+        return self
+
+    def _worker_ids(self) -> set[str]:
+        count = self.swarm.agents if self.swarm is not None else 0
+        return {f"worker-{n}" for n in range(1, count + 1)}
 
     def resource_of(self, agent: AgentSpec) -> str:
         """The lease resource an agent claims: its own, or prefix-module."""
@@ -350,6 +688,126 @@ class Scenario(_Model):
             return Scenario.model_validate(self.model_dump())
         except ValidationError as exc:
             raise _scenario_error("<scenario>", None, exc) from None
+
+    def runs(self) -> list[Scenario]:
+        """The scenario as written, then each variant, as scenarios of their own.
+
+        Raises:
+            ScenarioError: a variant's changes break the model.
+        """
+        base = self.model_copy(update={"variants": []})
+        return [base] + [self.variant(v.name) for v in self.variants]
+
+    def variant(self, name: str) -> Scenario:
+        """The scenario with variant ``name`` applied (named ``NAME-VARIANT``).
+
+        Raises:
+            KeyError: no variant has that name.
+            ScenarioError: the variant's changes break the model.
+        """
+        names = [variant.name for variant in self.variants]
+        if name not in names:
+            known = ", ".join(names) or "none"
+            raise KeyError(f"no variant {name!r} (variants: {known})")
+        index = names.index(name)
+        variant = self.variants[index]
+        data = self.model_dump()
+        changes = variant.model_dump(exclude={"name", "description"})
+        for key, value in changes.items():
+            if key == "expect":
+                data[key] = value
+            elif isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key] = {**data[key], **value}
+            elif value is not None:
+                data[key] = value
+        data.update(
+            name=f"{self.name}-{variant.name}",
+            description=variant.description or self.description,
+            variants=[],
+        )
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as exc:
+            error = _scenario_error(f"variant {name!r}", None, exc)
+            raise ScenarioError(
+                error.source, error.reason, field=f"variants.{index}.{error.field}"
+            ) from None
+
+    def population(self) -> Scenario:
+        """This scenario with its swarm turned into agents and faults.
+
+        The swarm's draws (who arrives when, claims what, and which faults
+        strike) depend on the seed only, so the result replays the same run
+        and can be cut down agent by agent.
+        """
+        if self.swarm is None:
+            return self
+        agents, faults = _expand_swarm(self)
+        return self.model_copy(
+            update={
+                "agents": [*self.agents, *agents],
+                "faults": [*self.faults, *faults],
+                "swarm": None,
+            }
+        )
+
+
+def _expand_swarm(scenario: Scenario) -> tuple[list[AgentSpec], list[Fault]]:
+    swarm = scenario.swarm
+    assert swarm is not None
+    material = hashlib.sha256(f"agency/{scenario.seed}/swarm".encode()).digest()
+    rng = random.Random(int.from_bytes(material[:16], "big"))
+    width = len(str(swarm.resources))
+    agents: list[AgentSpec] = []
+    faults: list[Fault] = []
+    for number in range(1, swarm.agents + 1):
+        agent_id = f"worker-{number}"
+        resource = rng.randrange(1, swarm.resources + 1)
+        arrival = _whole(rng, swarm.arrivals)
+        agents.append(
+            AgentSpec(
+                id=agent_id,
+                name=f"Worker {number}",
+                role="swarm job",
+                resource=f"{scenario.locks.prefix}-swarm-{resource:0{width}d}",
+                work=swarm.work,
+                start_after=Range(min=arrival, max=arrival),
+            )
+        )
+        if rng.random() >= swarm.faults.rate:
+            continue
+        kind = swarm.faults.kinds[rng.randrange(len(swarm.faults.kinds))]
+        fault: dict[str, Any] = {"agent": agent_id, "kind": kind}
+        fault["after"] = "claim" if rng.random() < 0.5 else "start"
+        if kind is FaultKind.STALL:
+            fault["duration"] = _whole(rng, swarm.faults.stall)
+        elif kind is FaultKind.CLOCK_SKEW:
+            fault["offset"] = _whole(rng, swarm.faults.skew) * rng.choice((-1, 1))
+        faults.append(Fault.model_validate(fault))
+    return agents, faults
+
+
+def _whole(rng: random.Random, span: Range) -> float:
+    return float(round(rng.uniform(span.min, span.max)))
+
+
+def scenario_from_mapping(
+    data: Mapping[str, Any], *, base: str | Path = ".", source: str = "<inline>"
+) -> Scenario:
+    """A scenario from a mapping, as a scenario file would give it.
+
+    For tests and tools that build scenarios in code. Relative paths are
+    relative to ``base``.
+
+    Raises:
+        ScenarioError: the mapping breaks the model or does not fit its
+            document; the message names the field.
+    """
+    try:
+        scenario = Scenario.model_validate(dict(data))
+    except ValidationError as exc:
+        raise _scenario_error(source, None, exc) from None
+    return _finish(scenario, Path(base), source, None)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -406,11 +864,30 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as exc:
         raise _scenario_error(source, tree, exc) from None
 
+    return _finish(scenario, path.parent, source, tree)
+
+
+def _finish(scenario: Scenario, base: Path, source: str, tree: object) -> Scenario:
+    """Make the document path absolute and check what the model cannot."""
     document = scenario.document
     if not document.is_absolute():
-        document = (path.parent / document).resolve()
+        document = (base / document).resolve()
     scenario = scenario.model_copy(update={"document": document})
-    for loc, reason in check_scenario(scenario):
+    problems = check_scenario(scenario)
+    if not problems:
+        for index, variant in enumerate(scenario.variants):
+            try:
+                scenario.variant(variant.name)
+            except ScenarioError as exc:
+                where = (exc.field or "").removeprefix(f"variants.{index}.")
+                problems.append(
+                    (
+                        ("variants", index),
+                        f"its change of {where} breaks it: {exc.reason}",
+                    )
+                )
+                break
+    for loc, reason in problems:
         raise ScenarioError(
             source,
             reason,
@@ -480,6 +957,8 @@ def _check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str
     progress = {entry.letter for entry in document.progress}
     items: dict[str, int] = {}
     for index, agent in enumerate(scenario.agents):
+        if agent.task is None:
+            continue
         task = tasks.get(agent.task)
         if task is None or agent.task not in progress:
             problems.append(
@@ -490,7 +969,38 @@ def _check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str
                 )
             )
         else:
+            assert agent.module is not None
             items[agent.module] = len(task.items)
+            for number, fault in enumerate(scenario.faults):
+                step = fault.subtask
+                if (
+                    fault.agent == agent.id
+                    and step is not None
+                    and step > len(task.items)
+                ):
+                    problems.append(
+                        (
+                            ("faults", number, "after"),
+                            f"Task {agent.task} has {len(task.items)} subtasks, so "
+                            f"subtask {step} never comes",
+                        )
+                    )
+    jobs = {agent.id for agent in scenario.agents if agent.task is None}
+    for number, fault in enumerate(scenario.faults):
+        if fault.agent in jobs and fault.kind is FaultKind.SLOW_WRITE:
+            problems.append(
+                (
+                    ("faults", number, "kind"),
+                    f"{fault.agent} is a job agent and writes nothing",
+                )
+            )
+        if fault.agent in jobs and fault.subtask is not None:
+            problems.append(
+                (
+                    ("faults", number, "after"),
+                    f"{fault.agent} is a job agent: no subtasks",
+                )
+            )
     for module, probes in scenario.probes.items():
         if module not in {agent.module for agent in scenario.agents}:
             problems.append(

@@ -116,20 +116,29 @@ class DocumentStore:
         *,
         path: Path | None,
         observer: WriteObserver | None,
+        fencing: bool = True,
     ) -> None:
         """Wrap a parsed document; prefer :meth:`open` or :meth:`in_memory`."""
         self._document = document
         self._revision = 0
         self._path = path
         self._observer = observer
+        self._fencing = fencing
         self._marks: dict[str, int] = {}
         self._lock = anyio.Lock()
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, observer: WriteObserver | None = None
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        observer: WriteObserver | None = None,
+        fencing: bool = True,
     ) -> DocumentStore:
         """Read and parse the file at ``path``.
+
+        With ``fencing=False`` the store records the fences writes carry but
+        refuses none (a storage that knows nothing of tokens).
 
         Raises:
             DocumentFormatError: the file is not UTF-8 or does not parse.
@@ -146,7 +155,7 @@ class DocumentStore:
             reason = f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}"
             raise DocumentFormatError(source, reason, line=line) from exc
         document = AgencyDocument.parse(text, source=source)
-        return cls(document, path=target, observer=observer)
+        return cls(document, path=target, observer=observer, fencing=fencing)
 
     @classmethod
     def in_memory(
@@ -155,14 +164,17 @@ class DocumentStore:
         *,
         source: str = "<memory>",
         observer: WriteObserver | None = None,
+        fencing: bool = True,
     ) -> DocumentStore:
         """Parse ``text`` into a store that never touches the disk.
+
+        ``fencing`` is as for :meth:`open`.
 
         Raises:
             DocumentFormatError: the text does not parse.
         """
         document = AgencyDocument.parse(text, source=source)
-        return cls(document, path=None, observer=observer)
+        return cls(document, path=None, observer=observer, fencing=fencing)
 
     @property
     def path(self) -> Path | None:
@@ -181,6 +193,17 @@ class DocumentStore:
     def highest_token(self, resource: str) -> int | None:
         """The newest fencing token accepted for ``resource``, if any."""
         return self._marks.get(resource)
+
+    def raise_fence(self, resource: str, token: int) -> None:
+        """Refuse from now on writes under tokens of ``resource`` below ``token``.
+
+        The lock manager calls this (through the engine) when it grants a
+        lease, so a stale holder is fenced off even before the new holder
+        has written anything. The mark never goes down.
+        """
+        Fence(resource, token)  # the same checks as a write's fence
+        if token > self._marks.get(resource, -1):
+            self._marks[resource] = token
 
     @property
     def fence_marks(self) -> MappingProxyType[str, int]:
@@ -257,7 +280,7 @@ class DocumentStore:
                 WriteRecord(writer, self._revision, False, reason, fence, digest)
             )
 
-        if fence is not None:
+        if fence is not None and self._fencing:
             newest = self._marks.get(fence.resource)
             if newest is not None and fence.token < newest:
                 refuse(
@@ -295,8 +318,9 @@ class DocumentStore:
                 raise
 
         # Only an accepted write moves the fence mark: a refused write has no
-        # effect at all. The check above ensures the mark never goes down.
-        if fence is not None:
+        # effect at all. Without fencing a stale write is accepted, and the
+        # mark still never goes down.
+        if fence is not None and fence.token > self._marks.get(fence.resource, -1):
             self._marks[fence.resource] = fence.token
         self._document = parsed
         self._revision += 1
