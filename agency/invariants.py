@@ -197,6 +197,7 @@ def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
     # The newest token known per resource, granted or written under, and
     # the event that made it known.
     newest: dict[str, tuple[int, int]] = {}
+    reported: set[tuple[str, str, int]] = set()
 
     def learn(resource: str, token: int, seq: int) -> None:
         if resource not in newest or token > newest[resource][0]:
@@ -211,7 +212,10 @@ def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
         resource = str(event.data.get("fence_resource"))
         token = _int(event.data.get("fence_token"))
         known = newest.get(resource)
-        if known is not None and token < known[0]:
+        stale = (str(event.agent), resource, token)
+        if known is not None and token < known[0] and stale not in reported:
+            # One story per stale holder and token, however often it wrote.
+            reported.add(stale)
             yield Violation(
                 "stale_write",
                 event.t,
@@ -256,7 +260,15 @@ def _parses(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
         yield Violation("document_parses", t, f"the final document: {exc}")
 
 
-_ENDS = ("agent.completed", "agent.skipped", "agent.blocked")
+# How an agent's run can end, short of being stopped at the horizon.
+_ENDS = (
+    "agent.completed",
+    "agent.skipped",
+    "agent.blocked",
+    "agent.timed_out",
+    "agent.lost_lease",
+    "agent.crashed",
+)
 
 
 def _liveness(events: Sequence[Event], bound: float) -> Iterable[Violation]:
@@ -277,10 +289,11 @@ def _liveness(events: Sequence[Event], bound: float) -> Iterable[Violation]:
             None,
         )
     else:
+        # Jobs: done when no agent is still waiting or working, whatever
+        # became of each one.
         started = {e.agent for e in events if e.kind == "agent.started"}
-        crashed = {e.agent for e in events if e.kind == "agent.crashed"}
         ended = [e for e in events if e.kind in _ENDS]
-        if {e.agent for e in ended} >= started - crashed:
+        if {e.agent for e in ended} >= started:
             done_at = max((e.t for e in ended), default=quiet)
     if done_at is not None and done_at <= deadline:
         return

@@ -33,7 +33,7 @@ RULES: Mapping[str, str] = {
         "each new lease on a resource gets a larger fencing token than the last"
     ),
     "stale_write": (
-        "no write is accepted under a fencing token older than one already used"
+        "no write is accepted under a fencing token older than one granted"
     ),
     "foreign_release": "only the holder of a lease may release it",
     "lost_note": "every note an agent wrote must be in the final AGENCY.md",
@@ -46,6 +46,8 @@ RULES: Mapping[str, str] = {
 # A story shows at most this many events, of which at most _CONTEXT are not
 # named by the violation itself: enough to follow, short enough to read.
 _STORY_EVENTS = 8
+# Above this many agents the summary counts outcomes instead of listing them.
+_AGENT_ROWS = 30
 _CONTEXT = 4
 # Kinds of event that can explain how a rule broke; run.* and the like are
 # bookkeeping that would crowd out the events that matter.
@@ -417,6 +419,46 @@ def _skew_text(data: Mapping[str, Any]) -> str:
     return text + ("" if not drift else f" (drift {drift:g})")
 
 
+def _agent_rows(result: RunResult, *, days: bool, held_width: int) -> list[str]:
+    lines = [
+        f"{'agent':<10} {'task':<5} {'lease held':<{held_width}} {'subtasks':<9} "
+        f"{'notes':<6} outcome"
+    ]
+    specs = {spec.id: spec for spec in result.scenario.agents}
+    for agent in result.agents:
+        task = specs[agent.agent].task or "-"
+        held = (
+            f"{_clock_text(result.start, agent.held_from, days=days)} to "
+            f"{_clock_text(result.start, agent.held_to, days=days)}"
+        )
+        done = f"{agent.subtasks_done}/{agent.subtasks_total}"
+        lines.append(
+            f"{agent.agent:<10} {task:<5} {held:<{held_width}} {done:<9} "
+            f"{agent.notes_written:<6} {agent.outcome}"
+        )
+    for agent in result.agents:
+        if agent.reason is not None:
+            lines.append(f"  {agent.agent} {agent.outcome}: {agent.reason}")
+    return lines
+
+
+def _outcome_counts(result: RunResult) -> list[str]:
+    # A crowd gets counts, and the first few agents of each unusual ending.
+    lines = [f"{len(result.agents)} agents:"]
+    by_outcome: dict[str, list[str]] = {}
+    for agent in result.agents:
+        by_outcome.setdefault(agent.outcome, []).append(agent.agent)
+    for outcome in sorted(by_outcome, key=lambda o: (-len(by_outcome[o]), o)):
+        names = by_outcome[outcome]
+        example = (
+            ""
+            if outcome in ("completed", "skipped")
+            else " (" + ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") + ")"
+        )
+        lines.append(f"  {len(names):>6} {outcome}{example}")
+    return lines
+
+
 def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
     """The end-of-run summary for people."""
     scenario = result.scenario
@@ -432,24 +474,11 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
         f"{format_date(result.end, end_pattern)} UTC, "
         f"{format_duration(elapsed)} of virtual time, {len(result.trace)} events",
         "",
-        f"{'agent':<10} {'task':<5} {'lease held':<{held_width}} {'subtasks':<9} "
-        f"{'notes':<6} outcome",
     ]
-    specs = {spec.id: spec for spec in scenario.agents}
-    for agent in result.agents:
-        spec = specs[agent.agent]
-        held = (
-            f"{_clock_text(result.start, agent.held_from, days=days)} to "
-            f"{_clock_text(result.start, agent.held_to, days=days)}"
-        )
-        done = f"{agent.subtasks_done}/{agent.subtasks_total}"
-        lines.append(
-            f"{agent.agent:<10} {spec.task:<5} {held:<{held_width}} {done:<9} "
-            f"{agent.notes_written:<6} {agent.outcome}"
-        )
-    for agent in result.agents:
-        if agent.reason is not None:
-            lines.append(f"  {agent.agent} {agent.outcome}: {agent.reason}")
+    if len(result.agents) > _AGENT_ROWS:
+        lines.extend(_outcome_counts(result))
+    else:
+        lines.extend(_agent_rows(result, days=days, held_width=held_width))
     lines.append("")
     lines.append(f"project status: {result.document.status}")
     if result.violations:

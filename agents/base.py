@@ -171,6 +171,8 @@ class Agent:
         self._approach = scenario.coordination
         self._label = f"Agent {spec.task}"
         self._lease: Lease | None = None
+        # When the lease runs out, on the agent's own clock.
+        self._deadline = 0.0
         self._owns_field = False
         self._held_from: float | None = None
         self._held_to: float | None = None
@@ -283,7 +285,7 @@ class Agent:
                 )
         except ClaimTimeout as exc:
             raise _Stop("timed_out", str(exc)) from None
-        self._lease = lease
+        self._hold(lease)
         self._held_from = lease.acquired_at
 
     async def _claim_owner_field(self) -> None:
@@ -420,7 +422,7 @@ class Agent:
         while remaining > 0:
             step = remaining
             if self._lease is not None:
-                renew_at = self._lease.expires_at - margin
+                renew_at = self._deadline - margin
                 ahead = (renew_at - self._believed()) / (1 + self._drift)
                 if ahead <= 0:
                     self._renew()
@@ -432,9 +434,16 @@ class Agent:
     def _renew(self) -> None:
         ctx, locks = self._ctx, self._ctx.scenario.locks
         try:
-            self._lease = ctx.locks.renew(self.resource, self.spec.id, locks.ttl)
+            self._hold(ctx.locks.renew(self.resource, self.spec.id, locks.ttl))
         except (LeaseExpired, NotHolder) as exc:
             raise _Stop("lost_lease", str(exc)) from None
+
+    def _hold(self, lease: Lease) -> None:
+        # A reply says how long the lease lasts; the agent counts that on
+        # its own clock, so a clock that later jumps or runs slow makes it
+        # renew too late.
+        self._lease = lease
+        self._deadline = self._believed() + lease.remaining(self._ctx.clock.time())
 
     def _release(self) -> None:
         ctx = self._ctx
@@ -447,6 +456,7 @@ class Agent:
             except (LeaseExpired, NotHolder) as exc:
                 raise _Stop("lost_lease", str(exc)) from None
             self._lease = None
+            self._held_to = ctx.clock.time()
         elif self._owns_field:
             ctx.trace.record(
                 "owner.released",
@@ -455,7 +465,7 @@ class Agent:
                 task=self.spec.task,
             )
             self._owns_field = False
-        self._held_to = ctx.clock.time()
+            self._held_to = ctx.clock.time()
 
     def _believed(self) -> float:
         """The agent's own idea of the clock time now."""
@@ -487,7 +497,7 @@ class Agent:
     async def _fire(self, fault: Fault) -> float:
         """Apply ``fault``; return how long it froze the agent."""
         ctx, me = self._ctx, self.spec.id
-        when = fault.after or f"t={fault.at:g}s"
+        when = f"after {fault.after}" if fault.after else f"at t={fault.at:g}s"
         match fault.kind:
             case FaultKind.CRASH:
                 ctx.trace.record("fault.crash", agent=me, resource=self.resource)
