@@ -58,9 +58,11 @@ from functools import lru_cache
 from itertools import accumulate, count
 from typing import IO, Any, Protocol
 
+import attrs
 import ijson
 import jsonschema  # type: ignore[import-untyped]
 import pydantic
+import regex  # type: ignore[import-untyped]
 from jsonschema_specifications import (  # type: ignore[import-untyped]
     REGISTRY as _META_SCHEMAS,
 )
@@ -162,10 +164,15 @@ def parse_json(
         schema: ``None``; a pydantic model or any type ``TypeAdapter``
             accepts (the validated object is returned); or a JSON Schema as a
             ``dict`` (the parsed value is returned once it conforms). The
-            draft comes from ``$schema``, 2020-12 when absent. Validators are
-            cached, so a schema used again costs little.
-        registry: JSON Schema resources that ``$ref`` may point to. Remote
-            references are never fetched.
+            draft comes from ``$schema``, 2020-12 when absent. Patterns are
+            matched by the :mod:`regex` package, so Unicode classes such as
+            ``\\p{Letter}`` work. A ``$schema`` naming a metaschema whose
+            ``$vocabulary`` leaves out the validation vocabulary turns off
+            that vocabulary's keywords (``type``, ``minimum``, ``required``
+            and the rest). Validators are cached, so a schema used again
+            costs little.
+        registry: JSON Schema resources that ``$ref`` (or ``$schema``) may
+            point to. Remote references are never fetched.
 
     Returns:
         The parsed value, or the validated object for a pydantic schema.
@@ -226,11 +233,12 @@ def parse_json(
     try:
         value = decoder.decode(text)
         if census:
-            keys, depth = _census(value)
+            # Only the "error" policy needs to know whether keys were lost.
+            lost, depth = _census(value, text if duplicate_keys == "error" else None)
             # The census may see one level less than there is.
             if depth >= max_depth:
                 _check_depth(data, text, max_depth)
-            if duplicate_keys == "error" and _has_duplicate_keys(text, keys):
+            if lost:
                 # Parse again with the hook that raises, to name the key.
                 hooked = _HOOKED_DECODERS["error", bool(allow_nan), bool(decimal)]
                 value = hooked.decode(text)
@@ -612,41 +620,104 @@ def _decoder(policy: str, allow_nan: bool, decimal: bool) -> json.JSONDecoder:
     )
 
 
-def _census(value: Any) -> tuple[int, int]:
-    """Count the keys held by the objects in ``value``, and its nesting.
+def _census(value: Any, text: str | None) -> tuple[bool, int]:
+    """Whether ``value`` lost keys to repeats, and its nesting.
+
+    Outside strings, each colon of a well-formed document separates one key
+    from its value, so the document repeats a key if and only if it has more
+    such colons than the parsed objects hold keys.
 
     The walk goes one nesting level at a time so that the per-value work
     runs in C: ``gc.get_referents`` lists the values of every dict and the
-    items of every list at a level, and nothing for a scalar. Only a level
-    that mixes dicts and lists needs sorting out: with no lists, its dicts
-    hold as many keys as the next level has values.
+    items of every list at a level, and nothing for a scalar. Sorting out
+    which values are dicts costs more than anything else here, so it stops
+    as soon as the keys add up to the colons, or every object the text opens
+    has been seen: only ``gc.get_referents`` is left, for the depth.
+
+    Args:
+        value: the parsed document.
+        text: the document, or ``None`` when lost keys need not be looked
+            for.
 
     Returns:
-        The number of keys, and the number of levels below the top that hold
-        values; the nesting depth is that number or one more.
+        Whether keys were lost, and the number of levels below the top that
+        hold values; the nesting depth is that number or one more.
     """
+    # Upper bounds: colons and braces inside strings count too.
+    skeleton = _skeleton(text) if text is not None else b""
+    colons = skeleton.count(b":")
+    braces = skeleton.count(b"{")
     keys = 0
+    objects = 0
     depth = 0
     level: list[Any] = [value]
     while True:
         below = gc.get_referents(*level)
         if not below:
-            return keys, depth
+            break
         depth += 1
-        kinds = list(map(type, level))
-        if list not in kinds:
-            keys += len(below)
-        elif dict in kinds:
-            keys += sum(map(len, filter(_IS_DICT, level)))
+        if keys < colons and objects < braces:
+            # Measured faster than filter or map(type) on mixed levels.
+            found = [item for item in level if type(item) is dict]
+            # At a level of dicts only, their keys are everything below.
+            keys += len(below) if len(found) == len(level) else sum(map(len, found))
+            objects += len(found)
         level = below
+    if keys == colons or text is None:
+        return False, depth
+    if "\\" in text:
+        skeleton = _skeleton(text, unescape=True)
+    return _colons_outside_strings(skeleton) != keys, depth
 
 
-_IS_DICT = dict.__instancecheck__
+def _skeleton(text: str, *, unescape: bool = False) -> bytes:
+    """The quotes, colons and opening braces of ``text``, as UTF-8.
+
+    No escape sequence holds a colon or a brace, so they all count either
+    way. With ``unescape``, escaped quotes are left out, so that every quote
+    delimits a string; that costs two more passes when the text holds any
+    backslash (``ensure_ascii`` output is full of them).
+    """
+    blob = text.encode("utf-8", "surrogatepass")
+    if unescape and b"\\" in blob:
+        # Backslashes occur only inside strings of well-formed JSON, so
+        # escaped backslashes and then escaped quotes can go blindly.
+        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return blob.translate(None, _NOT_SKELETON)
 
 
-# The census relies on gc.get_referents reaching every value and item, as it
-# does in CPython; where it does not, only hooked decoders are used.
-_CENSUS_WORKS = _census(json.loads('{"a": [1, {"b": "c"}], "d": {}}')) == (3, 3)
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'":{')
+
+
+def _colons_outside_strings(skeleton: bytes) -> int:
+    """How many colons of an unescaped :func:`_skeleton` lie outside strings."""
+    # One bit per quote or colon, the first one highest. The prefix XOR of
+    # the quote bits, done on the whole integer with log2(n) shifts, is 1
+    # wherever an odd number of quotes came before: inside a string. This
+    # stays in C however many strings hold colons.
+    bits = skeleton.translate(_QUOTE_BITS, b"{")
+    quotes = int(bits, 2) if bits else 0
+    inside = quotes
+    shift = 1
+    while shift < len(bits):
+        inside ^= inside >> shift
+        shift <<= 1
+    return len(bits) - (quotes | inside).bit_count()
+
+
+_QUOTE_BITS = bytes.maketrans(b'":', b"10")
+
+
+# The census relies on gc.get_referents reaching every value and item, and
+# only the values of a dict, as in CPython; where it does not, only hooked
+# decoders are used.
+_CENSUS_WORKS = all(
+    _census(json.loads(text), text) == expected
+    for text, expected in (
+        ('{"a": [1, {"b": "c"}], "d": {}}', (False, 3)),
+        ('{"a": {}, "a": 1}', (True, 1)),
+    )
+)
 # Measured on CPython 3.11: the census beats a hook per object from about
 # this many characters of typical records up.
 _CENSUS_FROM = 512
@@ -668,33 +739,6 @@ _DECODERS = {
     key: _decoder(*key) if _CENSUS_WORKS else decoder
     for key, decoder in _HOOKED_DECODERS.items()
 }
-
-
-def _has_duplicate_keys(text: str, keys: int) -> bool:
-    """Whether a parsed document lost keys to repeats, given how many it kept.
-
-    Outside strings, each colon of a well-formed document separates exactly
-    one key from its value, so the document repeats a key if and only if it
-    has more such colons than the parsed objects hold keys.
-    """
-    if text.count(":") == keys:
-        # The count includes colons inside strings, so it can only be larger.
-        return False
-    return _colons_outside_strings(text.encode("utf-8", "surrogatepass")) != keys
-
-
-def _colons_outside_strings(blob: bytes) -> int:
-    # Backslashes occur only inside strings of well-formed JSON, so escaped
-    # backslashes and then escaped quotes can be removed blindly; every quote
-    # left delimits a string. As in _DepthGauge, dropping adjacent quotes
-    # keeps the parity of the rest, and removes most strings cheaply.
-    if b"\\" in blob:
-        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = blob.translate(None, _NOT_COLON_OR_QUOTE).replace(b'""', b"")
-    return b"".join(skeleton.split(b'"')[::2]).count(b":")
-
-
-_NOT_COLON_OR_QUOTE = bytes(b for b in range(256) if b not in b'":')
 
 
 def _might_be_deep(text: str, max_depth: int) -> bool:
@@ -792,6 +836,16 @@ def _validate_json_schema(
             f"cannot resolve {exc}; remote references are never fetched, "
             "pass them in registry="
         ) from None
+    except regex.error as exc:
+        # A pattern the metaschema check never saw: one in a registry resource.
+        raise ValueError(f"invalid JSON Schema: bad pattern ({exc})") from None
+    except re.error as exc:
+        # jsonschema still matches patternProperties with re when it works out
+        # which properties unevaluatedProperties covers.
+        raise ValueError(
+            f"unevaluatedProperties cannot use the pattern {exc.pattern!r}: "
+            f"jsonschema matches it with Python's re ({exc.msg})"
+        ) from None
 
     if errors:
         errors.sort(key=lambda error: _document_order(value, error.absolute_path))
@@ -807,9 +861,12 @@ def _json_schema_validator(
 ) -> Any:
     """A checked validator for ``schema``, built once per schema and registry.
 
-    Checking a schema against its metaschema costs far more than most
-    validations, so validators are kept by the schema's JSON text (a schema
-    mutated after use is seen as a new one) and the registry's identity.
+    The class is jsonschema's for the schema's draft, with patterns compiled
+    by ``regex``, and without the validation keywords when the metaschema's
+    ``$vocabulary`` leaves them out. Checking a schema against its metaschema
+    costs far more than most validations, so validators are kept by the
+    schema's JSON text (a schema mutated after use is seen as a new one) and
+    the registry's identity.
     """
     try:
         key = (json.dumps(schema), id(registry))
@@ -821,17 +878,20 @@ def _json_schema_validator(
             _VALIDATORS.move_to_end(key)
             return cached[1]
 
-    cls = jsonschema.validators.validator_for(
+    draft = jsonschema.validators.validator_for(
         schema, default=jsonschema.Draft202012Validator
     )
+    cls = _with_regex_patterns(draft)
     try:
-        cls.check_schema(schema)
+        cls.check_schema(schema, format_checker=_regex_format_checker(draft))
     except jsonschema.SchemaError as exc:
         raise ValueError(f"invalid JSON Schema: {exc.message}") from None
 
     # A registry of our own replaces jsonschema's default, which would fetch
     # unknown http(s) references; the metaschemas stay resolvable.
     resources: Registry[Any] = (registry or Registry()).combine(_META_SCHEMAS)
+    if not _uses_validation_vocabulary(schema, resources):
+        cls = _without_validation_vocabulary(cls)
     validator = cls(schema, registry=resources)
     if key is not None:
         # The registry is kept with its validator so that its id is not
@@ -846,6 +906,210 @@ _VALIDATORS: OrderedDict[tuple[str, int], tuple[Registry[Any] | None, Any]] = (
     OrderedDict()
 )
 _VALIDATORS_KEPT = 256
+
+
+# JSON Schema patterns are ECMA-262 regular expressions, which know Unicode
+# property escapes such as \p{Letter}; Python's re does not, the regex package
+# does. jsonschema uses re for these keywords and for the "regex" format, so
+# they are replaced in a class that jsonschema.validators.extend makes once
+# per draft. It is never registered: jsonschema's own classes stay as they
+# are for other callers.
+
+
+# A schema's few patterns are matched against many strings; compiling costs
+# more than most searches.
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    return regex.compile(pattern)
+
+
+def _pattern(
+    validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "string"):
+        return
+    if not _compiled(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Any,
+    patterns: Mapping[str, Any],
+    instance: Any,
+    schema: Mapping[str, Any],
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        matches = _compiled(pattern).search
+        for name, item in instance.items():
+            if matches(name):
+                yield from validator.descend(
+                    item, subschema, path=name, schema_path=pattern
+                )
+
+
+def _additional_properties(
+    validator: Any, additional: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    named = schema.get("properties", {})
+    patterns = [_compiled(pattern) for pattern in schema.get("patternProperties", {})]
+    extras = [
+        name
+        for name in instance
+        if name not in named and not any(p.search(name) for p in patterns)
+    ]
+    if validator.is_type(additional, "object"):
+        for name in extras:
+            yield from validator.descend(instance[name], additional, path=name)
+    elif additional is False and extras:
+        # The wording of jsonschema's own messages, which callers may know.
+        listed = ", ".join(map(repr, sorted(extras)))
+        one = len(extras) == 1
+        if patterns:
+            regexes = ", ".join(map(repr, sorted(schema["patternProperties"])))
+            verb = "does" if one else "do"
+            message = f"{listed} {verb} not match any of the regexes: {regexes}"
+        else:
+            verb = "was" if one else "were"
+            message = (
+                f"Additional properties are not allowed ({listed} {verb} unexpected)"
+            )
+        yield jsonschema.ValidationError(message)
+
+
+_REGEX_KEYWORDS = {
+    "pattern": _pattern,
+    "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties,
+}
+
+
+@lru_cache(maxsize=32)
+def _with_regex_patterns(draft: Any) -> Any:
+    """``draft``'s validator class, with patterns compiled by ``regex``."""
+    keywords = {k: v for k, v in _REGEX_KEYWORDS.items() if k in draft.VALIDATORS}
+    cls = jsonschema.validators.extend(draft, keywords)
+    cls.evolve = _evolve
+    return cls
+
+
+def _evolve(self: Any, **changes: Any) -> Any:
+    """A validator for a subschema: ``evolve`` as jsonschema defines it.
+
+    jsonschema's own picks the class registered for a subschema's
+    ``$schema`` (a resource from the registry often names one), which would
+    bring back re; this picks that draft's class from _with_regex_patterns.
+    """
+    schema = changes.setdefault("schema", self.schema)
+    cls: Any = type(self)
+    draft = jsonschema.validators.validator_for(schema, default=cls)
+    for name, alias in _init_fields(cls):
+        changes.setdefault(alias, getattr(self, name))
+    return (cls if draft is cls else _with_regex_patterns(draft))(**changes)
+
+
+@lru_cache(maxsize=32)
+def _init_fields(cls: Any) -> tuple[tuple[str, str], ...]:
+    # Validator classes are attrs classes; evolve runs once per subschema.
+    return tuple((f.name, f.alias) for f in attrs.fields(cls) if f.init)
+
+
+def _is_regex(instance: object) -> bool:
+    return not isinstance(instance, str) or bool(_compiled(instance))
+
+
+@lru_cache(maxsize=32)
+def _regex_format_checker(draft: Any) -> Any:
+    """The format checker that checks a ``draft`` schema, "regex" by ``regex``.
+
+    ``check_schema`` validates against the metaschema with the class that
+    jsonschema registered for it, so the checker is what can be swapped.
+    """
+    meta = jsonschema.validators.validator_for(draft.META_SCHEMA, default=draft)
+    checker = jsonschema.FormatChecker(())
+    checker.checkers.update(meta.FORMAT_CHECKER.checkers)
+    checker.checks("regex", raises=regex.error)(_is_regex)
+    return checker
+
+
+# JSON Schema 2020-12 core, section 8.1.2: a metaschema's "$vocabulary" lists
+# the vocabularies its schemas use, and a listed one that is understood is
+# used whether it maps to true or false (the boolean only says what to do
+# with a vocabulary the implementation does not know). With no "$vocabulary",
+# a validator SHOULD assume them all. So only a metaschema whose
+# "$vocabulary" leaves out the validation vocabulary turns its keywords off.
+# Draft 2019-09 named the same vocabulary with its own URI.
+_VALIDATION_VOCABULARIES = (
+    "https://json-schema.org/draft/2020-12/vocab/validation",
+    "https://json-schema.org/draft/2019-09/vocab/validation",
+)
+# The keywords of that vocabulary (JSON Schema Validation 2020-12, section 6).
+# "format" and the content keywords belong to other vocabularies.
+_VALIDATION_KEYWORDS = (
+    "type",
+    "enum",
+    "const",
+    "multipleOf",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "maxContains",
+    "minContains",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "dependentRequired",
+)
+
+
+def _uses_validation_vocabulary(
+    schema: Mapping[str, Any] | bool, resources: Registry[Any]
+) -> bool:
+    """Whether the metaschema named by ``$schema`` leaves validation on.
+
+    Only the root schema's ``$schema`` is looked at, in ``resources`` (the
+    caller's registry and the known dialects); one that cannot be found
+    keeps every vocabulary, as jsonschema does.
+    """
+    uri = schema.get("$schema") if isinstance(schema, Mapping) else None
+    if not isinstance(uri, str):
+        return True
+    try:
+        metaschema = resources.resolver().lookup(uri).contents
+    except Unresolvable:
+        return True
+    vocabularies = (
+        metaschema.get("$vocabulary") if isinstance(metaschema, Mapping) else None
+    )
+    if not isinstance(vocabularies, Mapping):
+        return True
+    return any(vocabulary in vocabularies for vocabulary in _VALIDATION_VOCABULARIES)
+
+
+def _ignored_keyword(
+    validator: Any, value: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[Any]:
+    return iter(())
+
+
+@lru_cache(maxsize=32)
+def _without_validation_vocabulary(cls: Any) -> Any:
+    """``cls`` with the validation vocabulary's keywords ignored."""
+    ignored = dict.fromkeys(_VALIDATION_KEYWORDS, _ignored_keyword)
+    stripped = jsonschema.validators.extend(cls, ignored)
+    # A subschema naming a dialect of its own gets that dialect's keywords.
+    stripped.evolve = _evolve
+    return stripped
 
 
 def _document_order(value: Any, path: Sequence[str | int]) -> tuple[int, ...]:
