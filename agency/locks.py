@@ -13,10 +13,19 @@ due at that instant in, because every operation first expires what is due
 
 Two modes:
 
-- ``safe``: only the holder renews or releases.
+- ``safe``: only the holder renews or releases. A claim (``try_claim`` or
+  ``claim``) by the live holder is idempotent: it returns the holder's
+  lease unchanged (same token, same expiry) and records ``lease.reclaimed``.
+  Clients of a real claim server retry a claim whose reply was lost; the
+  retry must neither fail nor queue the holder behind its own lease. It
+  does not extend the lease either: that is what ``renew`` is for.
 - ``loose``: the seed coordinator's semantics; anyone may release a
   resource by name (``release(resource)`` with no owner), so scenarios can
-  show what that allows.
+  show what that allows. The seed server does not recognise its own client
+  either: ``try_claim`` by the holder raises :class:`LeaseConflict` naming
+  the holder itself, and ``claim`` by the holder waits in the queue behind
+  its own lease, to be granted a new lease with a new token once the old
+  one expires or is released.
 """
 
 from __future__ import annotations
@@ -75,11 +84,25 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class LockStatistics:
-    """A snapshot of the manager's counters."""
+    """A snapshot of the manager's counters.
+
+    Attributes:
+        held: live leases now.
+        waiting: claims queued now.
+        claims: leases granted (each with a new token).
+        reclaims: claims by the live holder answered with its own lease
+            (safe mode only); not in ``claims``, since no lease was granted.
+        conflicts: try-claims refused because the resource was held.
+        renewals: renewals and extensions.
+        releases: leases released.
+        expiries: leases that ran out.
+        timeouts: claims that gave up waiting.
+    """
 
     held: int
     waiting: int
     claims: int
+    reclaims: int
     conflicts: int
     renewals: int
     releases: int
@@ -126,7 +149,15 @@ class LockManager:
         self._last_expired: dict[tuple[str, str], float] = {}
         self._next_token = 1
         self._counts = dict.fromkeys(
-            ("claims", "conflicts", "renewals", "releases", "expiries", "timeouts"),
+            (
+                "claims",
+                "reclaims",
+                "conflicts",
+                "renewals",
+                "releases",
+                "expiries",
+                "timeouts",
+            ),
             0,
         )
 
@@ -156,8 +187,14 @@ class LockManager:
     def try_claim(self, resource: str, owner: str, ttl: float) -> Lease:
         """Claim ``resource`` now or fail.
 
+        In safe mode a claim by the live holder returns its lease unchanged
+        (``ttl`` is ignored; see :meth:`renew`) and records
+        ``lease.reclaimed``. In loose mode the holder gets a conflict, like
+        anyone else.
+
         Raises:
-            LeaseConflict: someone holds it.
+            LeaseConflict: someone else holds it (in loose mode: anyone,
+                the caller included).
             InvalidArgument: empty names or a TTL that is not positive.
         """
         _check_name("resource", resource)
@@ -165,6 +202,8 @@ class LockManager:
         _check_ttl(ttl)
         self._expire_due()
         held = self._leases.get(resource)
+        if held is not None and self._is_reclaim(held, owner):
+            return self._reclaim(held)
         if held is not None:
             self._counts["conflicts"] += 1
             self._record(
@@ -190,6 +229,11 @@ class LockManager:
     ) -> Lease:
         """Claim ``resource``, waiting in a FIFO queue while it is held.
 
+        In safe mode a claim by the live holder returns its lease at once,
+        unchanged, as :meth:`try_claim` does. In loose mode the holder
+        queues behind its own lease like anyone else, and is granted a new
+        lease (new token) when the old one expires or is released.
+
         Args:
             resource: what to claim.
             owner: who claims it.
@@ -206,18 +250,20 @@ class LockManager:
         if timeout is not None and timeout < 0:
             raise InvalidArgument(f"timeout must not be negative, got {timeout!r}")
         self._expire_due()
-        if resource not in self._leases:
+        held = self._leases.get(resource)
+        if held is None:
             assert not self._queues.get(resource), resource
             return self._grant(resource, owner, ttl, waited=None)
+        if self._is_reclaim(held, owner):
+            return self._reclaim(held)
 
         waiter = _Waiter(owner, ttl, self._clock.time(), anyio.Event())
         self._queues.setdefault(resource, deque()).append(waiter)
-        holder = self._leases.get(resource)
         self._record(
             "lease.waiting",
             owner,
             resource,
-            holder=holder.owner if holder else None,
+            holder=held.owner,
             position=len(self._queues[resource]),
         )
         try:
@@ -238,6 +284,24 @@ class LockManager:
             raise
         assert waiter.lease is not None
         return waiter.lease
+
+    def _is_reclaim(self, held: Lease, owner: str) -> bool:
+        # Only safe mode knows its clients; loose mode keeps the seed
+        # server's behaviour, where the holder is just another claimant.
+        return self.mode is LockMode.SAFE and held.owner == owner
+
+    def _reclaim(self, held: Lease) -> Lease:
+        # A retried claim must not change the tenure: same token (so writes
+        # fenced by it stay valid) and same expiry (a retry is not a renew).
+        self._counts["reclaims"] += 1
+        self._record(
+            "lease.reclaimed",
+            held.owner,
+            held.resource,
+            token=held.token,
+            expires_at=held.expires_at,
+        )
+        return held
 
     def _grant(
         self, resource: str, owner: str, ttl: float, *, waited: float | None

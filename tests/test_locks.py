@@ -17,8 +17,8 @@ from agency.errors import (
     LeaseExpired,
     NotHolder,
 )
-from agency.locks import LockManager, LockMode
-from agency.trace import Trace
+from agency.locks import Lease, LockManager, LockMode, LockStatistics
+from agency.trace import JSONValue, Trace
 
 T = TypeVar("T")
 EPOCH = datetime(2025, 11, 23, 10, 0, tzinfo=UTC)
@@ -42,7 +42,7 @@ def kinds(trace: Trace) -> list[tuple[float, str, str | None]]:
 
 
 def test_try_claim_grants_a_lease_with_the_ttl() -> None:
-    async def body(locks: LockManager, trace: Trace) -> object:
+    async def body(locks: LockManager, trace: Trace) -> Lease:
         await anyio.sleep(10)
         return locks.try_claim(VALIDATORS, "agent-a", 1800)
 
@@ -114,7 +114,7 @@ def test_expiry_is_an_event_recorded_at_its_instant() -> None:
 
 
 def test_a_claim_at_the_expiry_instant_succeeds() -> None:
-    async def body(locks: LockManager, trace: Trace) -> object:
+    async def body(locks: LockManager, trace: Trace) -> Lease:
         locks.try_claim(VALIDATORS, "agent-a", 1800)
         await anyio.sleep(1800)
         return locks.try_claim(VALIDATORS, "agent-b", 1800)
@@ -230,6 +230,129 @@ def test_extend_adds_to_the_current_expiry() -> None:
     assert simulate(body) == 2400.0
 
 
+LeaseEvent = tuple[float, str, dict[str, JSONValue]]
+
+
+def lease_events(trace: Trace) -> list[LeaseEvent]:
+    return [(e.t, e.kind, dict(e.data)) for e in trace if e.kind.startswith("lease.")]
+
+
+def test_safe_try_claim_by_the_holder_returns_its_lease_unchanged() -> None:
+    """A retried claim keeps the tenure: same token, same expiry, no grant."""
+
+    async def body(
+        locks: LockManager, trace: Trace
+    ) -> tuple[Lease, Lease, LockStatistics, list[LeaseEvent]]:
+        first = locks.try_claim(VALIDATORS, "agent-a", 1800)
+        await anyio.sleep(600)
+        again = locks.try_claim(VALIDATORS, "agent-a", 60)  # ttl is ignored
+        return first, again, locks.statistics(), lease_events(trace)
+
+    first, again, stats, events = simulate(body)
+
+    assert again == first
+    assert events == [
+        (0.0, "lease.claimed", {"token": 1, "expires_at": 1800.0}),
+        (600.0, "lease.reclaimed", {"token": 1, "expires_at": 1800.0}),
+    ]
+    assert (stats.claims, stats.reclaims, stats.conflicts) == (1, 1, 0)
+
+
+def test_safe_claim_by_the_holder_returns_at_once_without_queueing() -> None:
+    async def body(
+        locks: LockManager, trace: Trace
+    ) -> tuple[Lease, Lease, float, LockStatistics]:
+        first = locks.try_claim(VALIDATORS, "agent-a", 1800)
+        await anyio.sleep(100)
+        again = await locks.claim(VALIDATORS, "agent-a", 1800, timeout=0)
+        return first, again, anyio.current_time(), locks.statistics()
+
+    first, again, now, stats = simulate(body)
+
+    assert again == first
+    assert now == 100.0
+    assert (stats.waiting, stats.claims, stats.reclaims) == (0, 1, 1)
+
+
+def test_safe_reclaim_is_recorded_for_the_holder() -> None:
+    async def body(locks: LockManager, trace: Trace) -> Trace:
+        locks.try_claim(VALIDATORS, "agent-a", 1800)
+        await locks.claim(VALIDATORS, "agent-a", 1800)
+        return trace
+
+    assert kinds(simulate(body)) == [
+        (0.0, "lease.claimed", "agent-a"),
+        (0.0, "lease.reclaimed", "agent-a"),
+    ]
+
+
+def test_safe_reclaim_does_not_disturb_the_queue() -> None:
+    """The holder's retry neither jumps nor joins the queue of waiters."""
+
+    async def body(locks: LockManager, trace: Trace) -> tuple[str, float, int]:
+        locks.try_claim(VALIDATORS, "agent-a", 100)
+        async with anyio.create_task_group() as group:
+            group.start_soon(locks.claim, VALIDATORS, "agent-b", 100)
+            await anyio.sleep(10)
+            locks.try_claim(VALIDATORS, "agent-a", 100)
+            assert locks.statistics().waiting == 1
+            await anyio.sleep(90)
+        lease = locks.status(VALIDATORS)
+        assert lease is not None
+        return lease.owner, lease.acquired_at, lease.token
+
+    assert simulate(body) == ("agent-b", 100.0, 2)
+
+
+def test_safe_claim_by_a_former_holder_is_a_new_grant() -> None:
+    """Only a live lease is reclaimed: after expiry the claim gets a new token."""
+
+    async def body(locks: LockManager, trace: Trace) -> tuple[int, float, int]:
+        locks.try_claim(VALIDATORS, "agent-a", 1800)
+        await anyio.sleep(1800)
+        lease = locks.try_claim(VALIDATORS, "agent-a", 1800)
+        return lease.token, lease.acquired_at, locks.statistics().reclaims
+
+    assert simulate(body) == (2, 1800.0, 0)
+
+
+def test_loose_try_claim_by_the_holder_conflicts_with_itself() -> None:
+    """The seed server does not recognise its own client."""
+
+    async def body(
+        locks: LockManager, trace: Trace
+    ) -> tuple[str, float, LockStatistics]:
+        locks.try_claim(VALIDATORS, "agent-a", 1800)
+        with pytest.raises(LeaseConflict) as caught:
+            locks.try_claim(VALIDATORS, "agent-a", 1800)
+        return caught.value.holder, caught.value.expires_at, locks.statistics()
+
+    holder, expires_at, stats = simulate(body, mode="loose")
+
+    assert (holder, expires_at) == ("agent-a", 1800.0)
+    assert (stats.claims, stats.reclaims, stats.conflicts) == (1, 0, 1)
+
+
+def test_loose_claim_by_the_holder_waits_behind_its_own_lease() -> None:
+    async def body(
+        locks: LockManager, trace: Trace
+    ) -> tuple[int, float, float, list[tuple[float, str, str | None]]]:
+        locks.try_claim(VALIDATORS, "agent-a", 1800)
+        await anyio.sleep(100)
+        lease = await locks.claim(VALIDATORS, "agent-a", 600)
+        return lease.token, lease.acquired_at, lease.expires_at, kinds(trace)
+
+    token, acquired_at, expires_at, events = simulate(body, mode="loose")
+
+    assert (token, acquired_at, expires_at) == (2, 1800.0, 2400.0)
+    assert events == [
+        (0.0, "lease.claimed", "agent-a"),
+        (100.0, "lease.waiting", "agent-a"),
+        (1800.0, "lease.expired", "agent-a"),
+        (1800.0, "lease.claimed", "agent-a"),
+    ]
+
+
 def test_only_the_holder_may_renew() -> None:
     async def body(locks: LockManager, trace: Trace) -> None:
         locks.try_claim(VALIDATORS, "agent-a", 1800)
@@ -305,7 +428,9 @@ def test_names_must_not_be_empty(resource: str, owner: str) -> None:
 
 
 def test_reservations_and_statistics_are_snapshots() -> None:
-    async def body(locks: LockManager, trace: Trace) -> tuple[list[str], object]:
+    async def body(
+        locks: LockManager, trace: Trace
+    ) -> tuple[list[str], LockStatistics]:
         locks.try_claim(VALIDATORS, "agent-a", 60)
         locks.try_claim(FORMATTERS, "agent-b", 600)
         with pytest.raises(LeaseConflict):
@@ -316,10 +441,11 @@ def test_reservations_and_statistics_are_snapshots() -> None:
     names, stats = simulate(body)
 
     assert names == [FORMATTERS]
-    assert stats == type(stats)(
+    assert stats == LockStatistics(
         held=1,
         waiting=0,
         claims=2,
+        reclaims=0,
         conflicts=1,
         renewals=0,
         releases=0,
