@@ -4,8 +4,13 @@ Runs one scenario, prints a timeline as it goes and a summary at the end
 (or one JSON object with ``--json``), and writes the final AGENCY.md and
 trace.jsonl into the output folder.
 
-Exit codes: 0 the scenario's expectations held; 1 they did not (or the
-run deadlocked); 2 bad input (the message names the file, line or field).
+With ``--seeds SPEC`` it sweeps instead: one in-memory run per seed, in
+worker processes, a progress bar on a terminal's stderr, and a table at the
+end (or one JSON object); nothing is written to disk.
+
+Exit codes: 0 the scenario's expectations held (for every seed); 1 they did
+not (or a run deadlocked); 2 bad input (the message names the file, line or
+field); 130 a sweep interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from agency.engine import preflight, run_scenario
 from agency.errors import ScenarioError, SimulationError
 from agency.report import summary_json, summary_text, timeline_line
 from agency.scenario import Scenario, load_scenario
+from agency.sweep import ProgressBar, parse_seeds, sweep, sweep_json, sweep_text
 from agency.trace import Event
 
 __all__ = ["main"]
@@ -40,14 +46,31 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "exit codes: 0 the scenario's expectations held, 1 they did not "
-            "(or the run could not finish), 2 bad input. --out must be new, "
-            "empty, or a folder an earlier run wrote; the original AGENCY.md "
-            "is never written."
+            "(or the run could not finish), 2 bad input, 130 a sweep stopped "
+            "by Ctrl-C. --out must be new, empty, or a folder an earlier run "
+            "wrote; the original AGENCY.md is never written. A sweep (--seeds) "
+            "writes no files and exits 0 only if every seed met expectations."
         ),
     )
     parser.add_argument("scenario", type=Path, nargs="?", help="the scenario YAML file")
-    parser.add_argument(
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument(
         "--seed", type=_seed, help="seed to use instead of the scenario's own"
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=_seed_spec,
+        metavar="SPEC",
+        help=(
+            "sweep: run once per seed, e.g. 1-1000, 7 or 1,5,10-20, and print "
+            "a table of the outcomes"
+        ),
+    )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        metavar="N",
+        help="processes for a sweep (default: the number of CPUs; 1 runs here)",
     )
     parser.add_argument(
         "--out",
@@ -77,6 +100,21 @@ def _seed(text: str) -> int:
     return int(text)
 
 
+def _seed_spec(text: str) -> tuple[int, ...]:
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"the number of workers is a whole number, 1 or more, got {text!r}"
+        )
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     parser = _parser()
@@ -86,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.scenario is None:
         parser.error("the scenario file is required (or --schema)")
+    if args.seeds is not None:
+        if args.out is not None:
+            parser.error("--out cannot be used with --seeds: a sweep writes no files")
+        return _sweep_main(args)
+    if args.workers is not None:
+        parser.error("--workers only applies to a sweep (--seeds)")
     try:
         scenario = load_scenario(args.scenario)
         if args.seed is not None:
@@ -124,6 +168,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(summary_json(result, source=source, out=out), indent=2))
     else:
         print(summary_text(result, source=source, out=out))
+    return 0 if result.ok else 1
+
+
+def _sweep_main(args: argparse.Namespace) -> int:
+    """The ``--seeds`` branch of :func:`main`: sweep, then print the table."""
+    try:
+        scenario = load_scenario(args.scenario)
+        # Once here rather than failing the same way in every worker.
+        preflight(scenario)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    seeds: tuple[int, ...] = args.seeds
+    try:
+        with ProgressBar(len(seeds), file=sys.stderr) as bar:
+            # A bar is for people watching a terminal; --json is for programs.
+            show = not args.json and sys.stderr.isatty()
+            result = sweep(
+                scenario, seeds, workers=args.workers, progress=bar if show else None
+            )
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the sweep was stopped", file=sys.stderr)
+        return 130
+    source = str(args.scenario)
+    if args.json:
+        print(json.dumps(sweep_json(result, source=source), indent=2))
+    else:
+        print(sweep_text(result, source=source))
     return 0 if result.ok else 1
 
 
