@@ -541,12 +541,18 @@ class Agent:
     ) -> None:
         """Write ``change`` (and ``note``) to AGENCY.md in the scenario's mode.
 
+        Under the ``lease`` approach ``note`` is dropped: that approach
+        keeps progress in the document and its coordination in the lock
+        manager, and writes no notes.
+
         Raises:
             _Stop: the store refused the write as stale, or an optimistic
                 writer lost the race too often.
             _Taken: from ``change``, passed on.
         """
         ctx = self._ctx
+        if self._approach is Approach.LEASE:
+            note = None
         settings = ctx.scenario.writes
         now = ctx.clock.now()
         lease = self._lease
