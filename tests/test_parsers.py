@@ -18,13 +18,12 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
 import utils.parsers
+from utils._jsonschema import _json_schema_validator
+from utils._stream import _DepthGauge, _walk
 from utils.errors import JSONParseError, SchemaValidationError
 from utils.parsers import (
     _colons_outside_strings,
-    _DepthGauge,
-    _json_schema_validator,
     _skeleton,
-    _walk,
     aiter_json_items,
     iter_json_items,
     parse_json,
