@@ -12,7 +12,8 @@ under the scenario's ``coordination``:
    before it runs out), run the scenario's probes for that subtask against
    the real module in ``utils/``, tick the box and update its progress;
 4. write a completion note, mark the task complete (and the project
-   complete when it was the last task), and release what it holds.
+   complete when it was the last task), and release what it holds (under
+   ``owner-field`` the same write sets the Owner field back to ``null``).
 
 A failing probe stops the agent: the task is marked blocked, the reason goes
 into the frontmatter (``blocked: true``, ``blocking_reason``), a note says
@@ -400,14 +401,17 @@ class Agent:
         )
         if self._lease is not None:
             note += f"; releasing {self.resource}"
-        await self._write(lambda doc: _completed(doc, self._task_letter()), note)
+        task, disown = self._task_letter(), self._owns_field
+        await self._write(
+            lambda doc: _disowned(_completed(doc, task), task, disown), note
+        )
         self._release()
 
     async def _block(self, title: str, detail: str) -> None:
         reason = f"{self._label} ({self.spec.id}) blocked on '{title}': {detail}"
-        task = self._task_letter()
+        task, disown = self._task_letter(), self._owns_field
         await self._write(
-            lambda doc: _blocked(doc, task, reason),
+            lambda doc: _disowned(_blocked(doc, task, reason), task, disown),
             f"Blocked on '{title}': {detail}",
         )
         self._release()
@@ -458,6 +462,7 @@ class Agent:
             self._lease = None
             self._held_to = ctx.clock.time()
         elif self._owns_field:
+            # The Owner field was cleared by the last write (_disowned).
             ctx.trace.record(
                 "owner.released",
                 agent=self.spec.id,
@@ -667,6 +672,11 @@ def _blocked(doc: AgencyDocument, task: str, reason: str) -> AgencyDocument:
     return doc.set_fields(status="blocked", blocked=True, blocking_reason=reason)
 
 
+def _disowned(doc: AgencyDocument, task: str, disown: bool) -> AgencyDocument:
+    # Releasing an Owner-field claim writes the field back to `null`.
+    return doc.set_progress(task, owner=None) if disown else doc
+
+
 def _stamped(
     doc: AgencyDocument, spec: AgentSpec, now: datetime, note: str | None
 ) -> AgencyDocument:
@@ -696,4 +706,5 @@ def rehearse(document: AgencyDocument, spec: AgentSpec, at: datetime) -> None:
     for index in range(total):
         doc = _stamped(_ticked(doc, task, index, index + 1, total), spec, at, None)
     for end in (_completed(doc, task), _blocked(doc, task, "rehearsal")):
+        end = _disowned(end, task, True)
         AgencyDocument.parse(_stamped(end, spec, at, "rehearsal").text)
