@@ -432,6 +432,11 @@ class Agent:
                     self._renew()
                     continue
                 step = min(remaining, ahead)
+                if self._timed:
+                    # A timed fault (a clock skew above all) changes the
+                    # plan: work up to it, let it strike, then plan again.
+                    due = self._timed[0].at or 0.0
+                    step = min(step, max(0.0, due - self._ctx.clock.time()))
             await self._pause(step)
             remaining -= step
 
