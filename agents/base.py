@@ -551,6 +551,10 @@ class Agent:
     ) -> None:
         """Write ``change`` (and ``note``) to AGENCY.md in the scenario's mode.
 
+        The edit (its note, ``last_updated``) is stamped with the time of
+        the read it is based on; an optimistic retry reads again and so
+        stamps again, and notes stay in time order.
+
         Under the ``lease`` approach ``note`` is dropped: that approach
         keeps progress in the document and its coordination in the lock
         manager, and writes no notes.
@@ -564,30 +568,33 @@ class Agent:
         if self._approach is Approach.LEASE:
             note = None
         settings = ctx.scenario.writes
-        now = ctx.clock.now()
         lease = self._lease
         fence = Fence(self.resource, lease.token) if lease is not None else None
         delay = self._draw(settings.edit_time)
         if self._slow_writes:
             delay += self._slow_writes.pop(0)
 
-        def apply(doc: AgencyDocument) -> AgencyDocument:
-            return _stamped(change(doc), self.spec, now, note)
+        def apply(doc: AgencyDocument, read_at: datetime) -> AgencyDocument:
+            return _stamped(change(doc), self.spec, read_at, note)
 
         try:
             for attempt in range(_MAX_WRITE_TRIES):
                 if settings.mode is WriteMode.ATOMIC:
                     await self._pause(delay)
-                    await ctx.store.edit(apply, writer=self.spec.id, fence=fence)
+                    await ctx.store.edit(
+                        lambda doc: apply(doc, ctx.clock.now()),
+                        writer=self.spec.id,
+                        fence=fence,
+                    )
                     break
-                read = ctx.store.read()
+                read, read_at = ctx.store.read(), ctx.clock.now()
                 await self._pause(delay)
                 expected = (
                     read.revision if settings.mode is WriteMode.OPTIMISTIC else None
                 )
                 try:
                     await ctx.store.write(
-                        apply(read.document),
+                        apply(read.document, read_at),
                         writer=self.spec.id,
                         fence=fence,
                         expected_revision=expected,
