@@ -76,6 +76,7 @@ __all__ = [
     "load_scenario",
     "parse_duration",
     "parse_offset",
+    "parse_scenario",
     "resolve_exception",
     "scenario_from_mapping",
 ]
@@ -458,7 +459,11 @@ class Swarm(_Model):
     Agent ``worker-N`` starts after a draw of ``arrivals``, claims one of
     ``resources`` resources (``PREFIX-swarm-K``), chosen by the seed, holds
     it for a draw of ``work`` and releases it. ``faults`` picks which agents
-    misbehave, and how.
+    misbehave, and how: a crash or stall strikes on arrival or right after
+    the claim (half and half); a lost reply is armed on arrival, so that it
+    strikes the one claim a job makes; a clock skew strikes right after the
+    claim, since a job counts its lease on its own clock from the claim's
+    reply and a skew before it would change nothing.
     """
 
     agents: int = Field(ge=1, le=100_000)
@@ -779,6 +784,10 @@ def _expand_swarm(scenario: Scenario) -> tuple[list[AgentSpec], list[Fault]]:
         kind = swarm.faults.kinds[rng.randrange(len(swarm.faults.kinds))]
         fault: dict[str, Any] = {"agent": agent_id, "kind": kind}
         fault["after"] = "claim" if rng.random() < 0.5 else "start"
+        if kind is FaultKind.LOST_REPLY:
+            fault["after"] = "start"  # it strikes the claim, so before it
+        elif kind is FaultKind.CLOCK_SKEW:
+            fault["after"] = "claim"  # a skew before the claim changes nothing
         if kind is FaultKind.STALL:
             fault["duration"] = _whole(rng, swarm.faults.stall)
         elif kind is FaultKind.CLOCK_SKEW:
@@ -830,7 +839,29 @@ def load_scenario(path: str | Path) -> Scenario:
     """
     path = Path(path)
     source = str(path)
-    text = _read_text(path, source)
+    return parse_scenario(_read_text(path, source), source=source, base=path.parent)
+
+
+def parse_scenario(
+    text: str, *, source: str = "<inline>", base: str | Path = "."
+) -> Scenario:
+    """Parse and validate a scenario given as YAML text.
+
+    The same checks as :func:`load_scenario`, for scenarios that live in a
+    string (a test, a tool) rather than a file.
+
+    Args:
+        text: the scenario's YAML.
+        source: the name its errors give it, in place of a file name.
+        base: the folder a relative ``document`` is relative to.
+
+    Returns:
+        The validated scenario, with ``document`` made absolute.
+
+    Raises:
+        ScenarioError: the text is not YAML, breaks the model, or does not
+            fit its document; the message names source, line and field.
+    """
     deep = _too_deep(text)
     if deep is not None:
         raise ScenarioError(
@@ -864,7 +895,7 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as exc:
         raise _scenario_error(source, tree, exc) from None
 
-    return _finish(scenario, path.parent, source, tree)
+    return _finish(scenario, Path(base), source, tree)
 
 
 def _finish(scenario: Scenario, base: Path, source: str, tree: object) -> Scenario:
