@@ -326,11 +326,15 @@ async def _let_leases_lapse(
 
     A crashed agent's lease outlives it; the run ends when it has expired,
     so the trace shows every lease released or expired, and a manager
-    whose leases never expire is caught by ``lease_leaked``.
+    whose leases never expire is caught by ``lease_leaked``. A manager that
+    still reports a lease live after its ``expires_at`` will not end it by
+    waiting longer, so the run ends there rather than spinning.
     """
     while (live := locks.reservations()) and clock.time() < horizon:
         due = min(lease.expires_at for lease in live)
-        await anyio.sleep(max(0.0, min(due, horizon) - clock.time()))
+        if due <= clock.time():
+            break
+        await anyio.sleep(min(due, horizon) - clock.time())
 
 
 def preflight(scenario: Scenario) -> str:
