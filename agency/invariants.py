@@ -12,7 +12,9 @@ when the rule is broken, with the few events that show how:
 - ``lost_note``: every note an agent wrote is in the final document.
 - ``document_parses``: the final document parses (the store also refuses
   any write that does not, so every revision parses).
-- ``lease_leaked``: every lease is released or expires by the end.
+- ``lease_leaked``: every lease is released or expires by the end, and
+  its expiry is in the trace (``lease.expired``): a manager that keeps a
+  lease past its ``expires_at`` without saying so leaks it too.
 - ``liveness``: once the last fault has passed, the work is done within
   the scenario's bound (checked only when the scenario sets one).
 """
@@ -151,17 +153,25 @@ def _leases(events: Iterable[Event]) -> Iterable[Violation]:
         elif event.kind == "lease.expired":
             held.pop(resource, None)
     for resource in sorted(held):
+        # The last lease of a resource must end in a release or an expiry
+        # event: the lock manager records expiry, so a lease past its time
+        # with no such event is one the manager still keeps.
         lease = held[resource]
         if lease.expires_at > end:
-            yield Violation(
-                "lease_leaked",
-                end,
-                f"{lease.owner} still held {resource} (token {lease.token}) "
-                "when the run ended",
-                agents=(lease.owner,),
-                resources=(resource,),
-                events=(lease.seq,),
+            how = "when the run ended"
+        else:
+            how = (
+                f"past its expiry at t={lease.expires_at:g}s, which the lock "
+                "manager never recorded"
             )
+        yield Violation(
+            "lease_leaked",
+            end,
+            f"{lease.owner} still held {resource} (token {lease.token}) {how}",
+            agents=(lease.owner,),
+            resources=(resource,),
+            events=(lease.seq,),
+        )
 
 
 def _owners(events: Iterable[Event]) -> Iterable[Violation]:
