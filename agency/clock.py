@@ -100,11 +100,16 @@ class _JumpingSelector(selectors.BaseSelector):
 
         if timeout > 0:
             loop._jump()
+        loop._count_step()
         # Only the loop's self-pipe registered: nothing real can be pending,
         # so skip the system call (it dominated the cost of an iteration).
         if len(self._real.get_map()) <= 1:
             return []
         return self._real.select(0)
+
+
+#: Loop iterations allowed at one virtual instant before a run is stopped.
+MAX_STEPS_AT_ONE_INSTANT = 1_000_000
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
@@ -123,11 +128,29 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def __init__(self, *, speed: float | None = None):
         self.speed = speed
         self._virtual_now = 0.0
+        self._step_time, self._steps = 0.0, 0
         self._real_origin = time.monotonic()
         super().__init__(_JumpingSelector(self, selectors.DefaultSelector()))
         if speed is not None and not speed > 0:
             self.close()
             raise InvalidArgument(f"speed must be positive, got {speed!r}")
+
+    def _count_step(self) -> None:
+        # A callback that keeps rescheduling itself at the current instant
+        # (a timer re-armed for a deadline already reached, say) would spin
+        # the loop forever with virtual time standing still. Real work at one
+        # instant is a short chain of wake-ups, however many tasks take part,
+        # because each loop iteration runs every callback that is ready.
+        if self._virtual_now != self._step_time:
+            self._step_time, self._steps = self._virtual_now, 0
+            return
+        self._steps += 1
+        if self._steps > MAX_STEPS_AT_ONE_INSTANT:
+            raise SimulationError(
+                f"no progress at t={self._virtual_now:g}s: the loop ran "
+                f"{MAX_STEPS_AT_ONE_INSTANT:,} iterations without virtual time "
+                "moving (a callback rescheduling itself at the same instant?)"
+            )
 
     def time(self) -> float:
         if self.speed is None:

@@ -171,3 +171,39 @@ def test_the_module_examples_run() -> None:
     import agency.clock
 
     assert doctest.testmod(agency.clock).failed == 0
+
+
+def test_a_callback_that_keeps_rescheduling_itself_now_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("agency.clock.MAX_STEPS_AT_ONE_INSTANT", 1_000)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        await anyio.sleep(5)
+
+        def again() -> None:
+            loop.call_at(loop.time(), again)
+
+        again()
+        await asyncio.Event().wait()
+
+    with pytest.raises(
+        SimulationError, match=r"^no progress at t=5s: the loop ran 1,000 "
+    ):
+        run(main)
+
+
+def test_many_steps_at_one_instant_are_fine_while_time_moves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("agency.clock.MAX_STEPS_AT_ONE_INSTANT", 50)
+
+    async def main() -> float:
+        for _ in range(40):
+            await asyncio.sleep(0)
+        for _ in range(200):
+            await anyio.sleep(1)
+        return asyncio.get_running_loop().time()
+
+    assert run(main) == 200
