@@ -1,16 +1,24 @@
 """Command line: ``python -m agency.simulate SCENARIO [options]``.
 
-Runs one scenario, prints a timeline as it goes and a summary at the end
-(or one JSON object with ``--json``), and writes the final AGENCY.md and
-trace.jsonl into the output folder.
+Runs a scenario file: the scenario as written, then each of its variants
+(``--variant NAME`` or ``--no-variants`` pick fewer). Each run prints a
+timeline as it goes and a summary at the end (or, with ``--json``, one JSON
+object for the file), and writes the final AGENCY.md and trace.jsonl into
+its output folder.
 
 With ``--seeds SPEC`` it sweeps instead: one in-memory run per seed, in
 worker processes, a progress bar on a terminal's stderr, and a table at the
 end (or one JSON object); nothing is written to disk.
 
-Exit codes: 0 the scenario's expectations held (for every seed); 1 they did
-not (or a run deadlocked); 2 bad input (the message names the file, line or
-field); 130 a sweep interrupted by Ctrl-C.
+With ``--shrink`` it finds the first run that breaks an invariant (at the
+seed given, or the first failing seed of a sweep), cuts it down while the
+same invariant still breaks, and writes the smallest scenario found as
+``scenario.yaml`` in the output folder, beside that scenario's own run.
+
+Exit codes: 0 the expectations held (for every run and seed) or a shrunk
+scenario was written; 1 they did not, a run could not finish, or there was
+nothing to shrink; 2 bad input (the message names the file, line or field);
+130 a sweep interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,15 +26,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agency.engine import preflight, run_scenario
+from agency.engine import RunResult, preflight, run_scenario
 from agency.errors import ScenarioError, SimulationError
+from agency.invariants import INVARIANTS
 from agency.report import summary_json, summary_text, timeline_line
 from agency.scenario import Scenario, load_scenario
-from agency.sweep import ProgressBar, parse_seeds, sweep, sweep_json, sweep_text
+from agency.shrink import (
+    shrink,
+    shrink_header,
+    shrink_json,
+    shrink_text,
+    write_scenario,
+)
+from agency.sweep import (
+    ProgressBar,
+    SweepResult,
+    format_seeds,
+    parse_seeds,
+    sweep,
+    sweep_json,
+    sweep_text,
+)
 from agency.trace import Event
 
 __all__ = ["main"]
@@ -34,7 +59,7 @@ __all__ = ["main"]
 #: Marks a folder as made by a run, so a later run may overwrite it.
 _MARKER = ".agency-run"
 #: What a run writes into its folder.
-_OUTPUTS = ("AGENCY.md", "trace.jsonl")
+_OUTPUTS = ("AGENCY.md", "trace.jsonl", "scenario.yaml")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,11 +70,13 @@ def _parser() -> argparse.ArgumentParser:
             "deterministically from its seed."
         ),
         epilog=(
-            "exit codes: 0 the scenario's expectations held, 1 they did not "
-            "(or the run could not finish), 2 bad input, 130 a sweep stopped "
-            "by Ctrl-C. --out must be new, empty, or a folder an earlier run "
-            "wrote; the original AGENCY.md is never written. A sweep (--seeds) "
-            "writes no files and exits 0 only if every seed met expectations."
+            "exit codes: 0 the expectations held (every run, every seed) or a "
+            "shrunk scenario was written, 1 they did not (or a run could not "
+            "finish, or nothing broke to shrink), 2 bad input, 130 stopped by "
+            "Ctrl-C. A file runs as written and then once per variant; with "
+            "several runs, --out DIR holds one folder per run. --out must be "
+            "new, empty, or a folder an earlier run wrote; the original "
+            "AGENCY.md is never written. A sweep (--seeds) writes no files."
         ),
     )
     parser.add_argument("scenario", type=Path, nargs="?", help="the scenario YAML file")
@@ -65,6 +92,32 @@ def _parser() -> argparse.ArgumentParser:
             "sweep: run once per seed, e.g. 1-1000, 7 or 1,5,10-20, and print "
             "a table of the outcomes"
         ),
+    )
+    variants = parser.add_mutually_exclusive_group()
+    variants.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="run only this variant of the file (default: as written, then each)",
+    )
+    variants.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="run the scenario as written, without its variants",
+    )
+    parser.add_argument(
+        "--shrink",
+        action="store_true",
+        help=(
+            "cut the first run that breaks an invariant (at its seed, or the "
+            "first failing one of --seeds) down to a small scenario, and write "
+            "it as scenario.yaml in the output folder"
+        ),
+    )
+    parser.add_argument(
+        "--invariant",
+        metavar="NAME",
+        choices=INVARIANTS,
+        help="with --shrink: the invariant to keep broken (default: the first)",
     )
     parser.add_argument(
         "--workers",
@@ -124,82 +177,234 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.scenario is None:
         parser.error("the scenario file is required (or --schema)")
-    if args.seeds is not None:
-        if args.out is not None:
-            parser.error("--out cannot be used with --seeds: a sweep writes no files")
-        return _sweep_main(args)
-    if args.workers is not None:
+    if args.seeds is not None and args.out is not None and not args.shrink:
+        parser.error("--out cannot be used with --seeds: a sweep writes no files")
+    if args.workers is not None and args.seeds is None:
         parser.error("--workers only applies to a sweep (--seeds)")
+    if args.invariant is not None and not args.shrink:
+        parser.error("--invariant only applies to --shrink")
     try:
-        scenario = load_scenario(args.scenario)
-        if args.seed is not None:
-            scenario = scenario.with_seed(args.seed)
-        preflight(scenario)
-        out = args.out or Path("runs") / f"{scenario.name}-seed{scenario.seed}"
-        _prepare_out(out, scenario)
+        runs = _selected_runs(load_scenario(args.scenario), args)
+        for run in runs:
+            preflight(run)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.shrink:
+        return _shrink_main(args, runs)
+    if args.seeds is not None:
+        return _sweep_main(args, runs)
+    return _runs_main(args, runs)
+
+
+def _selected_runs(scenario: Scenario, args: argparse.Namespace) -> list[Scenario]:
+    """The runs the file and the options ask for, each with its seed."""
+    if args.variant is not None:
+        try:
+            runs = [scenario.variant(args.variant)]
+        except KeyError as exc:
+            raise ScenarioError(
+                str(args.scenario), exc.args[0], field="--variant"
+            ) from None
+    elif args.no_variants:
+        runs = scenario.runs()[:1]
+    else:
+        runs = scenario.runs()
+    if args.seed is not None:
+        runs = [run.with_seed(args.seed) for run in runs]
+    return runs
+
+
+def _runs_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
+    """Run each selected scenario once, writing its outputs, and report."""
+    try:
+        outs = [_out_folder(args.out, run, alone=len(runs) == 1) for run in runs]
+        for out, run in zip(outs, runs, strict=True):
+            _prepare_out(out, run)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    source = str(args.scenario)
+    reports: list[dict[str, object]] = []
+    results: list[RunResult] = []
+    for number, (run, out) in enumerate(zip(runs, outs, strict=True)):
+        if len(runs) > 1 and not args.json:
+            if number:
+                print()
+            print(_run_heading(run, number, len(runs)))
+        try:
+            result = _run_one(run, out, live=not (args.json or args.quiet))
+        except ScenarioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SimulationError as exc:
+            which = "run" if len(runs) == 1 else f"run of {run.name}"
+            print(f"error: the {which} cannot go on: {exc}", file=sys.stderr)
+            if exc.partial_trace is not None:
+                (out / "trace.jsonl").write_bytes(exc.partial_trace)
+                print(
+                    f"the trace up to that point: {out / 'trace.jsonl'}",
+                    file=sys.stderr,
+                )
+            return 1
+        results.append(result)
+        if args.json:
+            reports.append(summary_json(result, source=source, out=out))
+        else:
+            print(summary_text(result, source=source, out=out))
+
+    ok = all(result.ok for result in results)
+    if args.json:
+        whole = reports[0] if len(reports) == 1 else _several(source, ok, reports)
+        print(json.dumps(whole, indent=2))
+    elif len(results) > 1:
+        print()
+        print(f"{len(results)} runs of {source}:")
+        for result in results:
+            verdict = "expectations held" if result.ok else "expectations NOT met"
+            print(f"  {result.scenario.name:<32} {verdict}")
+    return 0 if ok else 1
+
+
+def _run_heading(run: Scenario, number: int, total: int) -> str:
+    kind = "as written" if number == 0 else "variant"
+    return f"=== run {number + 1} of {total}: {run.name} ({kind}) ==="
+
+
+def _several(source: str, ok: bool, reports: list[dict[str, object]]) -> object:
+    return {"file": source, "ok": ok, "runs": reports}
+
+
+def _out_folder(out: Path | None, run: Scenario, *, alone: bool) -> Path:
+    """Where ``run`` writes: ``--out`` itself for a single run, else inside it."""
+    name = f"{run.name}-seed{run.seed}"
+    if out is None:
+        return Path("runs") / name
+    return out if alone else out / name
+
+
+def _run_one(run: Scenario, out: Path, *, live: bool) -> RunResult:
     on_event = None
-    if not (args.json or args.quiet):
-        start = scenario.start
+    if live:
+        start = run.start
 
         def on_event(event: Event) -> None:
             line = timeline_line(event, start)
             if line is not None:
                 print(line, flush=False)
 
-    try:
-        result = run_scenario(scenario, workdir=out, on_event=on_event)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except SimulationError as exc:
-        print(f"error: the run cannot go on: {exc}", file=sys.stderr)
-        if exc.partial_trace is not None:
-            (out / "trace.jsonl").write_bytes(exc.partial_trace)
-            print(f"the trace up to that point: {out / 'trace.jsonl'}", file=sys.stderr)
-        return 1
+    result = run_scenario(run, workdir=out, on_event=on_event)
     result.trace.write(out / "trace.jsonl")
-
-    source = str(args.scenario)
-    if args.json:
-        print(json.dumps(summary_json(result, source=source, out=out), indent=2))
-    else:
-        print(summary_text(result, source=source, out=out))
-    return 0 if result.ok else 1
+    return result
 
 
-def _sweep_main(args: argparse.Namespace) -> int:
-    """The ``--seeds`` branch of :func:`main`: sweep, then print the table."""
-    try:
-        scenario = load_scenario(args.scenario)
-        # Once here rather than failing the same way in every worker.
-        preflight(scenario)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
+    """The ``--seeds`` branch of :func:`main`: sweep, then print the tables."""
     seeds: tuple[int, ...] = args.seeds
+    source = str(args.scenario)
+    # A bar is for people watching a terminal; --json is for programs.
+    show = not args.json and sys.stderr.isatty()
+    results: list[SweepResult] = []
     try:
-        with ProgressBar(len(seeds), file=sys.stderr) as bar:
-            # A bar is for people watching a terminal; --json is for programs.
-            show = not args.json and sys.stderr.isatty()
-            result = sweep(
-                scenario, seeds, workers=args.workers, progress=bar if show else None
-            )
+        for run in runs:
+            with ProgressBar(len(seeds), file=sys.stderr, label=run.name) as bar:
+                results.append(
+                    sweep(
+                        run, seeds, workers=args.workers, progress=bar if show else None
+                    )
+                )
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the sweep was stopped", file=sys.stderr)
         return 130
-    source = str(args.scenario)
+    ok = all(result.ok for result in results)
     if args.json:
-        print(json.dumps(sweep_json(result, source=source), indent=2))
+        reports = [sweep_json(result, source=source) for result in results]
+        whole = reports[0] if len(reports) == 1 else _several(source, ok, reports)
+        print(json.dumps(whole, indent=2))
     else:
-        print(sweep_text(result, source=source))
+        print("\n\n".join(sweep_text(result, source=source) for result in results))
+    return 0 if ok else 1
+
+
+def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
+    """The ``--shrink`` branch: find a failing run, cut it down, save it."""
+    try:
+        found = _first_broken(args, runs)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the search was stopped", file=sys.stderr)
+        return 130
+    if found is None:
+        where = (
+            f"seeds {format_seeds(args.seeds)}"
+            if args.seeds
+            else f"its seed ({runs[0].seed})"
+        )
+        broken = (
+            f"never breaks {args.invariant}"
+            if args.invariant
+            else "breaks no invariant"
+        )
+        print(
+            f"nothing to shrink: {args.scenario} {broken} at {where}", file=sys.stderr
+        )
+        return 1
+
+    run, invariant = found
+    out = args.out or Path("runs") / f"{run.name}-seed{run.seed}-shrunk"
+    try:
+        _prepare_out(out, run)
+        shrunk = shrink(run, invariant)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SimulationError as exc:
+        print(f"error: the run of {run.name} cannot go on: {exc}", file=sys.stderr)
+        return 1
+    path = out / "scenario.yaml"
+    write_scenario(
+        shrunk.scenario, path, header=shrink_header(shrunk, source=str(args.scenario))
+    )
+    result = _run_one(load_scenario(path), out, live=False)
+    replay = f"python -m agency.simulate {shlex.quote(str(path))}"
+    if args.json:
+        print(json.dumps(shrink_json(shrunk, path=path, replay=replay), indent=2))
+    else:
+        print(shrink_text(shrunk, path=path, replay=replay))
     return 0 if result.ok else 1
+
+
+def _first_broken(
+    args: argparse.Namespace, runs: list[Scenario]
+) -> tuple[Scenario, str] | None:
+    """The first run (by run, then seed) that breaks the invariant sought."""
+    wanted: str | None = args.invariant
+    for run in runs:
+        if args.seeds is None:
+            candidates = [run]
+        else:
+            swept = sweep(run, args.seeds, workers=args.workers)
+            candidates = [
+                run.with_seed(outcome.seed)
+                for outcome in swept.outcomes
+                if (wanted in outcome.violations if wanted else outcome.violations)
+            ][:1]
+        for candidate in candidates:
+            try:
+                broken = [v.invariant for v in run_scenario(candidate).violations]
+            except SimulationError:
+                continue
+            if wanted is None and broken:
+                return candidate, broken[0]
+            if wanted in broken:
+                return candidate, wanted
+    return None
 
 
 def _prepare_out(out: Path, scenario: Scenario) -> None:

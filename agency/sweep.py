@@ -524,9 +524,10 @@ class ProgressBar:
     unsafe. Use it as a context manager so the bar is closed on any exit.
     """
 
-    def __init__(self, total: int, *, file: IO[str]) -> None:
+    def __init__(self, total: int, *, file: IO[str], label: str | None = None) -> None:
         self._total = total
         self._file = file
+        self._label = label
         self._done = 0
         self._bar: Any = None  # a tqdm, whose module has no type information
 
@@ -534,7 +535,11 @@ class ProgressBar:
         """Move the bar to ``done`` seeds, ``failing`` of them failing."""
         if self._bar is None:
             self._bar = tqdm(
-                total=self._total, unit="seed", file=self._file, dynamic_ncols=True
+                total=self._total,
+                desc=self._label,
+                unit="seed",
+                file=self._file,
+                dynamic_ncols=True,
             )
         self._bar.set_postfix(failing=failing, refresh=False)
         self._bar.update(done - self._done)

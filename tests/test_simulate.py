@@ -265,3 +265,90 @@ def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
 
     assert "exit codes: 0" in capsys.readouterr().out
+
+
+EXPIRY = ROOT / "scenarios" / "expiry.yaml"
+
+
+def test_a_file_runs_as_written_then_each_variant(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(capsys, str(EXPIRY), "--quiet", "--out", str(tmp_path))
+
+    assert (code, err) == (0, "")
+    assert out.startswith("=== run 1 of 2: expiry (as written) ===\n")
+    assert "\n=== run 2 of 2: expiry-loose (variant) ===\n" in out
+    assert out.endswith(
+        f"2 runs of {EXPIRY}:\n"
+        "  expiry                           expectations held\n"
+        "  expiry-loose                     expectations held\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "expiry-loose-seed11",
+        "expiry-seed11",
+    ]
+    assert (tmp_path / "expiry-loose-seed11" / "trace.jsonl").is_file()
+
+
+def test_variant_runs_that_variant_alone_into_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(
+        capsys, str(EXPIRY), "--variant", "loose", "--json", "--out", str(tmp_path)
+    )
+
+    report = json.loads(out)
+    assert code == 0
+    assert report["scenario"] == "expiry-loose"
+    assert [v["invariant"] for v in report["violations"]] == ["stale_write"]
+    assert (tmp_path / "trace.jsonl").is_file()
+
+
+def test_no_variants_runs_the_file_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(
+        capsys, str(EXPIRY), "--no-variants", "--json", "--out", str(tmp_path)
+    )
+
+    assert code == 0
+    assert json.loads(out)["scenario"] == "expiry"
+
+
+def test_json_of_several_runs_lists_each(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run_cli(capsys, str(EXPIRY), "--json", "--out", str(tmp_path))
+
+    report = json.loads(out)
+    assert code == 0
+    assert (report["file"], report["ok"]) == (str(EXPIRY), True)
+    assert [run["scenario"] for run in report["runs"]] == ["expiry", "expiry-loose"]
+    assert [run["out"] for run in report["runs"]] == [
+        str(tmp_path / "expiry-seed11"),
+        str(tmp_path / "expiry-loose-seed11"),
+    ]
+
+
+def test_an_unknown_variant_exits_2_naming_the_known_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(
+        capsys, str(EXPIRY), "--variant", "nope", "--out", str(tmp_path)
+    )
+
+    assert (code, out) == (2, "")
+    assert err == (f"error: {EXPIRY}: --variant: no variant 'nope' (variants: loose)\n")
+
+
+def test_a_sweep_covers_every_run_of_the_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_cli(
+        capsys, str(EXPIRY), "--seeds", "1-2", "--workers", "1", "--json"
+    )
+
+    report = json.loads(out)
+    assert code == 0
+    assert [run["scenario"] for run in report["runs"]] == ["expiry", "expiry-loose"]
+    assert [run["seeds"] for run in report["runs"]] == [2, 2]

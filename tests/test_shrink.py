@@ -1,0 +1,187 @@
+"""Shrinking: a failing run cut down to a small scenario that still fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agency.clock import Clock
+from agency.engine import run_scenario
+from agency.errors import InvalidArgument
+from agency.locks import LockManager, LockMode
+from agency.scenario import Scenario, load_scenario
+from agency.shrink import shrink, write_scenario
+from agency.simulate import main
+from agency.trace import Trace
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+
+class _NoExpiry(LockManager):
+    """A lock manager with its expiry turned off: leases outlive their TTL."""
+
+    def _expire_due(self) -> None:
+        pass
+
+    def _arm_timer(self) -> None:
+        pass
+
+
+def no_expiry(clock: Clock, mode: LockMode, trace: Trace) -> LockManager:
+    return _NoExpiry(clock, mode=mode, trace=trace)
+
+
+def test_a_lock_manager_without_expiry_is_caught_by_the_invariants() -> None:
+    scenario = load_scenario(SCENARIOS / "crash.yaml")
+
+    result = run_scenario(scenario, lock_manager=no_expiry)
+
+    broken = {violation.invariant for violation in result.violations}
+    assert broken == {"lease_leaked", "liveness"}
+    assert not result.ok
+    assert run_scenario(scenario).ok
+
+
+def test_the_broken_manager_in_a_swarm_shrinks_to_a_crash_and_a_waiter() -> None:
+    scenario = load_scenario(SCENARIOS / "swarm.yaml")
+
+    found = shrink(scenario, "lease_leaked", lock_manager=no_expiry)
+
+    shrunk = found.scenario
+    assert found.original_agents == 1000
+    assert found.original_faults > 10
+    assert len(shrunk.agents) <= 2
+    assert [fault.kind for fault in shrunk.faults] == ["crash"]
+    assert "lease_leaked" in {v.invariant for v in found.result.violations}
+    assert shrunk.swarm is None
+    # The correct manager passes the same small scenario.
+    assert not run_scenario(shrunk).violations
+
+
+def test_the_shrunk_scenario_replays_from_its_file(tmp_path: Path) -> None:
+    found = shrink(load_scenario(SCENARIOS / "git-only-race.yaml"))
+    path = tmp_path / "shrunk.yaml"
+
+    write_scenario(found.scenario, path, header=["a header line"])
+
+    replayed = load_scenario(path)
+    assert path.read_text().startswith("# a header line\n")
+    assert run_scenario(replayed).digest == found.result.digest
+    assert replayed.expect.violations == ["lost_note"]
+    assert len(replayed.agents) < 4
+    assert replayed.document == (ROOT / "AGENCY.md").resolve()
+
+
+def test_shrinking_keeps_the_invariant_asked_for() -> None:
+    scenario = load_scenario(SCENARIOS / "git-only-race.yaml")
+
+    found = shrink(scenario, "lost_note", max_runs=5)
+
+    assert found.invariant == "lost_note"
+    assert found.runs <= 5
+    assert "lost_note" in {v.invariant for v in found.result.violations}
+
+
+def test_a_run_that_breaks_nothing_cannot_be_shrunk() -> None:
+    scenario = load_scenario(SCENARIOS / "contention.yaml")
+
+    with pytest.raises(InvalidArgument, match=r"^contention \(seed \d+\) breaks no"):
+        shrink(scenario)
+    with pytest.raises(InvalidArgument, match=r"does not break lost_note"):
+        shrink(load_scenario(SCENARIOS / "expiry.yaml").variant("loose"), "lost_note")
+
+
+def test_shrinking_the_same_scenario_twice_gives_the_same_result() -> None:
+    scenario: Scenario = load_scenario(SCENARIOS / "owner-field-race.yaml")
+    first = shrink(scenario)
+
+    second = shrink(scenario)
+
+    assert second.scenario == first.scenario
+    assert second.result.digest == first.result.digest
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main([*args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_shrink_writes_a_scenario_that_replays_the_failure(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "shrunk"
+
+    code, text, err = run_cli(
+        capsys, str(SCENARIOS / "git-only-race.yaml"), "--shrink", "--out", str(out)
+    )
+
+    assert (code, err) == (0, "")
+    assert text.startswith("git-only-race (seed 5) breaks lost_note\n")
+    assert f"replay it: python -m agency.simulate {out / 'scenario.yaml'}" in text
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".agency-run",
+        "AGENCY.md",
+        "scenario.yaml",
+        "trace.jsonl",
+    ]
+    code, text, _ = run_cli(capsys, str(out / "scenario.yaml"), "--quiet", "--json")
+    report = json.loads(text)
+    assert code == 0
+    assert [v["invariant"] for v in report["violations"]][:1] == ["lost_note"]
+
+
+def test_cli_shrink_takes_the_first_failing_seed_of_a_sweep(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = SCENARIOS / "owner-field-race.yaml"
+
+    code, text, _ = run_cli(
+        capsys,
+        str(scenario),
+        "--no-variants",
+        "--seeds",
+        "1-3",
+        "--workers",
+        "1",
+        "--shrink",
+        "--json",
+        "--out",
+        str(tmp_path / "s"),
+    )
+
+    report = json.loads(text)
+    assert code == 0
+    assert report["seed"] == 1
+    assert report["agents"]["after"] <= report["agents"]["before"]
+    assert report["invariant"] in report["violations"]
+
+
+def test_cli_shrink_with_nothing_broken_exits_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, text, err = run_cli(
+        capsys,
+        str(SCENARIOS / "contention.yaml"),
+        "--shrink",
+        "--out",
+        str(tmp_path / "s"),
+    )
+
+    assert (code, text) == (1, "")
+    assert err.startswith("nothing to shrink: ")
+    assert err.rstrip().endswith("breaks no invariant at its seed (7)")
+    assert not (tmp_path / "s").exists()
+
+
+def test_cli_invariant_needs_shrink(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([str(SCENARIOS / "contention.yaml"), "--invariant", "lost_note"])
+
+    assert exited.value.code == 2
+    assert "--invariant only applies to --shrink" in capsys.readouterr().err
