@@ -20,3 +20,11 @@ def pytest_configure(config: pytest.Config) -> None:
             f"the public corpora are missing at {CORPORA}; CI must run with "
             "shared/ beside the checkout"
         )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the shipped scenarios (test_scenarios.py)",
+    )
