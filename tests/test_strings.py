@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import utils.strings
-from utils.strings import sanitize, slugify, truncate
+from utils.strings import _general_words, _words, sanitize, slugify, truncate
 
 SLUGIFY_CASES = CORPORA / "python-slugify" / "python_slugify_cases.json"
 # Fullwidth brackets, two columns each, around a one-column ellipsis.
@@ -117,6 +117,22 @@ def test_slugify_never_exceeds_max_length(
     result = slugify(text, max_length=max_length, word_boundary=word_boundary)
 
     assert len(result) <= max_length
+
+
+# ASCII, weighted towards what the fast path treats specially: digits around
+# commas, apostrophes, capitals, gaps.
+_ASCII_TEXT = st.text(
+    st.one_of(st.characters(max_codepoint=0x7F), st.sampled_from("1,'Az -_\t"))
+)
+
+
+@given(_ASCII_TEXT, st.booleans(), st.booleans())
+def test_slugify_ascii_fast_path_agrees_with_the_general_path(
+    text: str, lowercase: bool, allow_unicode: bool
+) -> None:
+    fast = _words(text, lowercase, allow_unicode, None)
+
+    assert fast == _general_words(text, lowercase, allow_unicode, None)
 
 
 def test_slugify_references_and_characters_transliterate_alike() -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import html as _html
 import re
+import string
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Set
 from functools import lru_cache
@@ -42,6 +43,15 @@ from text_unidecode import unidecode  # type: ignore[import-untyped]
 __all__ = ["CLEAN_ATTRIBUTES", "CLEAN_TAGS", "sanitize", "slugify", "truncate"]
 
 _NOT_ASCII_ALNUM = re.compile(r"[^a-zA-Z0-9]+")
+# bytes.translate tables for ASCII text: every character but a letter or a
+# digit becomes a space (what _NOT_ASCII_ALNUM matches), and in the second
+# table A to Z also become a to z.
+_ASCII_GAP_BYTES = bytes(code for code in range(128) if not chr(code).isalnum())
+_ASCII_GAPS: Final = bytes.maketrans(_ASCII_GAP_BYTES, b" " * len(_ASCII_GAP_BYTES))
+_ASCII_GAPS_LOWER: Final = bytes.maketrans(
+    _ASCII_GAP_BYTES + string.ascii_uppercase.encode(),
+    b" " * len(_ASCII_GAP_BYTES) + string.ascii_lowercase.encode(),
+)
 _NOT_WORD = re.compile(r"[\W_]+")
 # Splits text into words and the whitespace between them, keeping both.
 _SPACES = re.compile(r"(\s+)")
@@ -199,18 +209,33 @@ _DECODERS: Final = {
 def _words(
     text: str, lowercase: bool, allow_unicode: bool, pattern: re.Pattern[str] | None
 ) -> list[str]:
-    if pattern is None and text.isascii():
-        # The common case, and the same result as the general path below:
-        # NFKC and transliteration leave ASCII alone, and an apostrophe is
-        # already outside letters and digits.
-        if text.isalnum():
-            return [text.lower() if lowercase else text]
-        if lowercase:
-            text = text.lower()
-        if "," in text:
-            text = _THOUSANDS_COMMA.sub("", text)
-        return _NOT_ASCII_ALNUM.sub(" ", text).split()
+    """The words of ``text``, for the options of :func:`slugify`."""
+    if pattern is not None or not text.isascii():
+        return _general_words(text, lowercase, allow_unicode, pattern)
 
+    # The fast path for ASCII, the common case. Invariant: it returns what
+    # _general_words(text, lowercase, allow_unicode, None) returns, whatever
+    # allow_unicode is. NFKC and transliteration leave ASCII unchanged; an
+    # apostrophe is outside letters and digits, so it is a gap either way;
+    # the lowercasing table changes exactly A to Z, as str.lower does in
+    # ASCII; and dropping commas between digits commutes with lowercasing.
+    # tests/test_strings.py compares the two paths on generated ASCII text.
+    if text.isalnum():
+        return [text.lower() if lowercase else text]
+    if "," in text:
+        text = _THOUSANDS_COMMA.sub("", text)
+    # One table lookup per byte replaces both str.lower and the gap regex:
+    # only letters, digits and spaces are left, so str.split finds the
+    # words. bytes.translate is a plain C loop, where str.translate calls
+    # into a dict for each distinct character; ASCII text encodes and
+    # decodes as a copy.
+    table = _ASCII_GAPS_LOWER if lowercase else _ASCII_GAPS
+    return text.encode().translate(table).decode().split()
+
+
+def _general_words(
+    text: str, lowercase: bool, allow_unicode: bool, pattern: re.Pattern[str] | None
+) -> list[str]:
     if "'" in text:
         text = text.replace("'", " ")
 
