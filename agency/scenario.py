@@ -56,7 +56,6 @@ __all__ = [
     "MAX_DURATION",
     "MAX_FILE_BYTES",
     "MODULES",
-    "OUTCOMES",
     "AgentSpec",
     "Approach",
     "Duration",
@@ -64,6 +63,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "LockSettings",
+    "Outcome",
     "Probe",
     "RandomFaults",
     "Range",
@@ -84,7 +84,7 @@ __all__ = [
 #: The utils modules an agent can build, by the name scenarios use.
 MODULES = ("validators", "formatters", "parsers", "strings")
 #: How an agent's run can end.
-OUTCOMES = (
+Outcome = Literal[
     "completed",
     "skipped",
     "blocked",
@@ -92,7 +92,7 @@ OUTCOMES = (
     "lost_lease",
     "crashed",
     "stopped",
-)
+]
 
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))", re.ASCII)
 #: The longest duration a scenario may give: ten years, far beyond any
@@ -537,18 +537,7 @@ class Expectations(_Model):
     status: str | None = "completed"
     violations: Annotated[list[str], AfterValidator(_known_invariants)] = []
     blocked: bool | None = None
-    outcomes: dict[
-        str,
-        Literal[
-            "completed",
-            "skipped",
-            "blocked",
-            "timed_out",
-            "lost_lease",
-            "crashed",
-            "stopped",
-        ],
-    ] = {}
+    outcomes: dict[str, Outcome] = {}
     events: dict[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")], Count] = {}
 
 

@@ -45,7 +45,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 import anyio
 
@@ -64,6 +63,7 @@ from agency.scenario import (
     Approach,
     Fault,
     FaultKind,
+    Outcome,
     Range,
     Scenario,
     WriteMode,
@@ -75,15 +75,6 @@ from utils.formatters import format_date, format_duration
 
 __all__ = ["Agent", "AgentContext", "AgentResult", "Outcome", "rehearse"]
 
-Outcome = Literal[
-    "completed",
-    "skipped",
-    "blocked",
-    "timed_out",
-    "lost_lease",
-    "crashed",
-    "stopped",
-]
 
 # An optimistic writer that keeps losing the race gives up after this many
 # tries, rather than retrying for ever.
