@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import doctest
 import io
@@ -793,3 +794,23 @@ def test_json_schema_test_suite_required_tests(draft: str) -> None:
 
     assert count == expected_count
     assert sorted(failures) == sorted(_SCHEMA_SUITE_KNOWN_FAILURES[draft])
+
+
+def test_multiple_values_stream_json_lines() -> None:
+    lines = b'{"a": 1}\n[2]\n"three"\n'
+
+    assert list(iter_json_items(lines, "", multiple_values=True)) == [
+        {"a": 1},
+        [2],
+        "three",
+    ]
+    with pytest.raises(JSONParseError, match=r"^malformed JSON after 1 item, by"):
+        list(iter_json_items(lines, ""))
+
+
+async def _collect(source: bytes, **options: Any) -> list[Any]:
+    return [item async for item in aiter_json_items(source, "", **options)]
+
+
+def test_multiple_values_stream_json_lines_async() -> None:
+    assert asyncio.run(_collect(b"1 2\n3", multiple_values=True)) == [1, 2, 3]

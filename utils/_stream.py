@@ -254,7 +254,7 @@ def _open_binary(
 
 
 def _stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseError:
-    where = f"after {index} items"
+    where = f"after {index} item{'' if index == 1 else 's'}"
     if isinstance(exc, _TooDeep):
         reason = (
             f"nesting deeper than max_depth={gauge.max_depth} {where}, "

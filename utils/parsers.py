@@ -50,7 +50,7 @@ import os
 import re
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import ijson
 from referencing import Registry
@@ -264,6 +264,7 @@ def iter_json_items(
     schema: object | None = None,
     max_depth: int = 512,
     registry: Registry[Any] | None = None,
+    multiple_values: bool = False,
 ) -> Iterator[Any]:
     """Yield the values under ``prefix`` one at a time, without loading all.
 
@@ -278,6 +279,8 @@ def iter_json_items(
             :class:`SchemaValidationError` start with the item's index.
         max_depth: deepest allowed nesting, checked as bytes arrive.
         registry: JSON Schema resources for ``$ref``.
+        multiple_values: accept several top-level values one after another,
+            as in JSON Lines; with ``prefix=""`` each of them is an item.
 
     Raises:
         JSONParseError: malformed input. The reason says how many items
@@ -292,7 +295,10 @@ def iter_json_items(
         reader = _GaugedReader(stream, max_depth)
         index = 0
         try:
-            for item in ijson.items(reader, prefix, use_float=True):
+            items = ijson.items(
+                reader, prefix, use_float=True, multiple_values=multiple_values
+            )
+            for item in items:
                 yield _validate_item(item, index, schema, registry)
                 index += 1
         except _STREAM_ERRORS as exc:
@@ -306,40 +312,46 @@ async def aiter_json_items(
     schema: object | None = None,
     max_depth: int = 512,
     registry: Registry[Any] | None = None,
+    multiple_values: bool = False,
 ) -> AsyncIterator[Any]:
     """Like :func:`iter_json_items`, for an async binary file or a path.
 
     A path is opened with aiofiles; an async file object (anything with an
     awaitable ``read``) is read as given and left open.
     """
+    options = _StreamOptions(schema, max_depth, registry, multiple_values)
     if isinstance(source, bytes):
-        async for item in _aiter_from(
-            _AsyncBytes(source), prefix, schema, max_depth, registry
-        ):
+        async for item in _aiter_from(_AsyncBytes(source), prefix, options):
             yield item
     elif isinstance(source, str | os.PathLike):
         import aiofiles
 
         async with aiofiles.open(source, "rb") as stream:
-            async for item in _aiter_from(stream, prefix, schema, max_depth, registry):
+            async for item in _aiter_from(stream, prefix, options):
                 yield item
     else:
-        async for item in _aiter_from(source, prefix, schema, max_depth, registry):
+        async for item in _aiter_from(source, prefix, options):
             yield item
 
 
+class _StreamOptions(NamedTuple):
+    schema: object | None
+    max_depth: int
+    registry: Registry[Any] | None
+    multiple_values: bool
+
+
 async def _aiter_from(
-    stream: _AsyncBinaryFile,
-    prefix: str,
-    schema: object | None,
-    max_depth: int,
-    registry: Registry[Any] | None,
+    stream: _AsyncBinaryFile, prefix: str, options: _StreamOptions
 ) -> AsyncIterator[Any]:
-    reader = _AsyncGaugedReader(stream, max_depth)
+    reader = _AsyncGaugedReader(stream, options.max_depth)
+    items = ijson.items_async(
+        reader, prefix, use_float=True, multiple_values=options.multiple_values
+    )
     index = 0
     try:
-        async for item in ijson.items_async(reader, prefix, use_float=True):
-            yield _validate_item(item, index, schema, registry)
+        async for item in items:
+            yield _validate_item(item, index, options.schema, options.registry)
             index += 1
     except _STREAM_ERRORS as exc:
         raise _stream_error(exc, index, reader.gauge) from None
