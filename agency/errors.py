@@ -17,6 +17,7 @@ The hierarchy::
     │   ├── StaleToken           a write fenced by an older token than seen
     │   └── RevisionConflict     an optimistic write lost the race
     ├── ScenarioError            a scenario file that cannot be used
+    ├── TraceFormatError         a trace.jsonl line that is not an event
     └── SimulationError          the run itself cannot go on (e.g. deadlock)
 
     ValueError
@@ -40,6 +41,7 @@ __all__ = [
     "ScenarioError",
     "SimulationError",
     "StaleToken",
+    "TraceFormatError",
 ]
 
 
@@ -184,6 +186,23 @@ class ScenarioError(AgencyError):
         self.source = source
         self.line = line
         self.field = field
+        self.reason = reason
+
+
+class TraceFormatError(AgencyError, ValueError):
+    """A trace file that cannot be read back as events.
+
+    Attributes:
+        source: the trace file.
+        line: 1-based line of the offending event, if known.
+        reason: what is wrong.
+    """
+
+    def __init__(self, source: str, reason: str, *, line: int | None = None):
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {reason}")
+        self.source = source
+        self.line = line
         self.reason = reason
 
 

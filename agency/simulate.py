@@ -10,6 +10,10 @@ With ``--seeds SPEC`` it sweeps instead: one in-memory run per seed, in
 worker processes, a progress bar on a terminal's stderr, and a table at the
 end (or one JSON object); nothing is written to disk.
 
+With ``--check RUN`` it runs nothing: it reads a finished run's trace back
+(streamed) and checks the invariants over it and its final AGENCY.md, so a
+trace written elsewhere in the same format can be judged too.
+
 With ``--shrink`` it finds the first run that breaks an invariant (at the
 seed given, or the first failing seed of a sweep), cuts it down while the
 same invariant still breaks, and writes the smallest scenario found as
@@ -24,17 +28,25 @@ nothing to shrink; 2 bad input (the message names the file, line or field);
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from agency.engine import RunResult, preflight, run_scenario
-from agency.errors import ScenarioError, SimulationError
-from agency.invariants import INVARIANTS
-from agency.report import summary_json, summary_text, timeline_line
+from agency.errors import ScenarioError, SimulationError, TraceFormatError
+from agency.invariants import INVARIANTS, check
+from agency.report import (
+    summary_json,
+    summary_text,
+    timeline_line,
+    violation_data,
+    violation_story,
+)
 from agency.scenario import Scenario, load_scenario
 from agency.shrink import (
     shrink,
@@ -52,7 +64,8 @@ from agency.sweep import (
     sweep_json,
     sweep_text,
 )
-from agency.trace import Event
+from agency.trace import Event, read_events
+from utils.formatters import parse_date
 
 __all__ = ["main"]
 
@@ -137,6 +150,16 @@ def _parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="no timeline, only the summary"
     )
     parser.add_argument(
+        "--check",
+        type=Path,
+        metavar="RUN",
+        help=(
+            "instead of running, check the invariants over a finished run: its "
+            "folder (trace.jsonl and AGENCY.md), or its trace.jsonl; liveness "
+            "needs the scenario's bound and is not checked"
+        ),
+    )
+    parser.add_argument(
         "--schema",
         action="store_true",
         help="print the JSON Schema of scenario files and exit",
@@ -175,8 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.schema:
         print(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
         return 0
+    if args.check is not None:
+        if args.scenario is not None:
+            parser.error("--check reads a finished run; give no scenario file")
+        return _check_main(args)
     if args.scenario is None:
-        parser.error("the scenario file is required (or --schema)")
+        parser.error("the scenario file is required (or --check, or --schema)")
     if args.seeds is not None and args.out is not None and not args.shrink:
         parser.error("--out cannot be used with --seeds: a sweep writes no files")
     if args.workers is not None and args.seeds is None:
@@ -405,6 +432,66 @@ def _first_broken(
             if wanted in broken:
                 return candidate, wanted
     return None
+
+
+def _check_main(args: argparse.Namespace) -> int:
+    """The ``--check`` branch: the invariants over a run already on disk."""
+    given: Path = args.check
+    trace = given / "trace.jsonl" if given.is_dir() else given
+    document = trace.parent / "AGENCY.md"
+    try:
+        events = list(read_events(trace))
+        if not events:
+            raise TraceFormatError(str(trace), "the trace holds no events")
+        start = _trace_start(trace, events[0])
+        final_text = document.read_text(encoding="utf-8")
+    except TraceFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        print(f"error: {document}: cannot read it: {reason}", file=sys.stderr)
+        return 2
+
+    violations = check(events, final_text)
+    digest = hashlib.sha256(trace.read_bytes()).hexdigest()
+    if args.json:
+        report = {
+            "trace": str(trace),
+            "document": str(document),
+            "events": len(events),
+            "digest": digest,
+            "ok": not violations,
+            "violations": [violation_data(v, events, start) for v in violations],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{trace}: {len(events):,} events, final document {document}")
+        if violations:
+            print(f"violations: {len(violations)}")
+            for violation in violations:
+                story = violation_story(violation, events, start)
+                print("\n".join(f"  {line}" for line in story.splitlines()))
+        else:
+            print("violations: none (liveness not checked)")
+        print(f"trace digest: {digest}")
+    return 1 if violations else 0
+
+
+def _trace_start(trace: Path, first: Event) -> datetime:
+    """The epoch of a trace: the time of its first event, which is at t=0."""
+    try:
+        start = parse_date(first.at)
+    except ValueError:
+        start = None
+    if not isinstance(start, datetime) or start.utcoffset() is None or first.t:
+        raise TraceFormatError(
+            str(trace),
+            "the first event is at t=0 and 'at' is a UTC timestamp such as "
+            f"2025-11-23T10:00:00Z, got t={first.t:g} at {first.at!r}",
+            line=1,
+        )
+    return start
 
 
 def _prepare_out(out: Path, scenario: Scenario) -> None:

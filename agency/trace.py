@@ -13,17 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from agency.clock import Clock
-from agency.errors import SimulationError
+from agency.errors import SimulationError, TraceFormatError
+from utils.errors import JSONParseError
 from utils.formatters import format_date
 
-__all__ = ["Event", "JSONScalar", "JSONValue", "Trace"]
+__all__ = [
+    "Event",
+    "JSONScalar",
+    "JSONValue",
+    "Trace",
+    "aread_events",
+    "read_events",
+]
 
 JSONScalar: TypeAlias = str | int | float | bool | None
 JSONValue: TypeAlias = JSONScalar | Sequence["JSONValue"] | Mapping[str, "JSONValue"]
@@ -50,6 +59,41 @@ class Event:
     agent: str | None = None
     resource: str | None = None
     data: Mapping[str, JSONValue] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, value: object) -> Event:
+        """The event that :meth:`to_json` wrote as ``value`` (parsed JSON).
+
+        Raises:
+            ValueError: ``value`` is not such an event; the message says
+                which field is missing or of the wrong type.
+        """
+        if not isinstance(value, dict):
+            raise ValueError(f"an event is a JSON object, got {_kind_of(value)}")
+        fields = dict(value)
+        head = {key: fields.pop(key, _MISSING) for key in _HEAD}
+        missing = [key for key in ("seq", "t", "at", "kind") if head[key] is _MISSING]
+        if missing:
+            raise ValueError(f"an event needs {', '.join(map(repr, missing))}")
+        seq, t, at, kind = head["seq"], head["t"], head["at"], head["kind"]
+        if type(seq) is not int or seq < 0:
+            raise ValueError(f"'seq' is a whole number, 0 or more, got {seq!r}")
+        if type(t) not in (int, float) or not 0 <= t < float("inf"):
+            raise ValueError(f"'t' is virtual seconds, 0 or more, got {t!r}")
+        if not isinstance(at, str) or not isinstance(kind, str):
+            raise ValueError("'at' and 'kind' are strings")
+        for key in ("agent", "resource"):
+            if head[key] is not _MISSING and not isinstance(head[key], str | None):
+                raise ValueError(f"{key!r} is a string or null, got {head[key]!r}")
+        return cls(
+            seq=seq,
+            t=float(t),
+            at=at,
+            kind=kind,
+            agent=None if head["agent"] is _MISSING else head["agent"],
+            resource=None if head["resource"] is _MISSING else head["resource"],
+            data=fields,
+        )
 
     def to_json(self) -> str:
         """The event as one line of JSON with a stable key order."""
@@ -144,3 +188,120 @@ class Trace:
     def write(self, path: Path) -> None:
         """Write the trace as JSONL to ``path`` (after the run, not during)."""
         path.write_bytes(self.jsonl())
+
+
+_HEAD = ("seq", "t", "at", "kind", "agent", "resource")
+_MISSING: Any = object()
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else repr(value)
+
+
+def read_events(path: str | os.PathLike[str]) -> Iterator[Event]:
+    """The events of a ``trace.jsonl`` file, streamed one at a time.
+
+    The file is read through :func:`utils.parsers.iter_json_items`, so a
+    trace of any size takes little memory. Events must come in order:
+    ``seq`` counting from 0 and ``t`` never going back.
+
+    Raises:
+        TraceFormatError: the file cannot be read, a line is not JSON, or
+            it is not an event in order; the message names the line.
+    """
+    # utils.parsers brings pydantic and jsonschema: imported when first read,
+    # not by every run that only writes a trace.
+    from utils.parsers import iter_json_items
+
+    checker = _Order(str(path))
+    try:
+        for value in iter_json_items(path, "", multiple_values=True):
+            yield checker.event(value)
+    except JSONParseError as exc:
+        error = checker.bad_json(exc)
+        if error is not None:
+            raise error from None
+    except OSError as exc:
+        raise TraceFormatError(str(path), f"cannot read it: {exc.strerror}") from None
+
+
+async def aread_events(path: str | os.PathLike[str]) -> AsyncIterator[Event]:
+    """:func:`read_events` for async code, such as a run on the virtual loop.
+
+    The file is read with aiofiles, whose thread-pool calls the simulator's
+    loop runs inline, so reading a trace inside a run keeps it deterministic.
+    """
+    from utils.parsers import aiter_json_items
+
+    checker = _Order(str(path))
+    try:
+        async for value in aiter_json_items(path, "", multiple_values=True):
+            yield checker.event(value)
+    except JSONParseError as exc:
+        error = checker.bad_json(exc)
+        if error is not None:
+            raise error from None
+    except OSError as exc:
+        raise TraceFormatError(str(path), f"cannot read it: {exc.strerror}") from None
+
+
+class _Order:
+    """Turns the values of a trace file into events, checking their order."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.count = 0
+        self.last_t = 0.0
+
+    def event(self, value: object) -> Event:
+        # Trace.write puts one event on each line, so the count is the line.
+        line = self.count + 1
+        try:
+            event = Event.from_json(value)
+        except ValueError as exc:
+            raise TraceFormatError(self.source, str(exc), line=line) from None
+        if event.seq != self.count:
+            raise TraceFormatError(
+                self.source,
+                f"events are numbered from 0 in order: expected seq "
+                f"{self.count}, got {event.seq}",
+                line=line,
+            )
+        if event.t < self.last_t:
+            raise TraceFormatError(
+                self.source,
+                f"time goes back: t={event.t:g} after t={self.last_t:g}",
+                line=line,
+            )
+        self.count, self.last_t = line, event.t
+        return event
+
+    def bad_json(self, exc: JSONParseError) -> TraceFormatError | None:
+        """The error to raise for ``exc``; None for a file of blank lines.
+
+        The stream parser reads ahead, so it cannot say which line failed;
+        this reads the file again, a line at a time, to find it. ijson also
+        calls an empty stream incomplete, where JSON Lines sees no events.
+        """
+        from utils.parsers import parse_json
+
+        blank = True
+        try:
+            with open(self.source, "rb") as lines:
+                for number, line in enumerate(lines, 1):
+                    if not line.strip():
+                        continue
+                    blank = False
+                    try:
+                        parse_json(line)
+                    except JSONParseError as bad:
+                        return TraceFormatError(
+                            self.source, f"not JSON: {bad.reason}", line=number
+                        )
+        except OSError:
+            blank = False
+        if blank:
+            return None
+        return TraceFormatError(self.source, f"not JSON Lines: {exc.reason}")

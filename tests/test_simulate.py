@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -352,3 +353,72 @@ def test_a_sweep_covers_every_run_of_the_file(
     assert code == 0
     assert [run["scenario"] for run in report["runs"]] == ["expiry", "expiry-loose"]
     assert [run["seeds"] for run in report["runs"]] == [2, 2]
+
+
+def test_check_reads_a_finished_run_back_and_tells_its_violations(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_cli(capsys, str(EXPIRY), "--variant", "loose", "--out", str(tmp_path))
+
+    code, out, err = run_cli(capsys, "--check", str(tmp_path))
+
+    assert (code, err) == (1, "")
+    assert out.startswith(f"{tmp_path / 'trace.jsonl'}: 85 events, final document ")
+    assert "  stale_write at 10:52:00 \N{EM DASH} a write by agent-a" in out
+
+
+def test_check_of_a_clean_run_exits_0_and_gives_the_run_digest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, out, _ = run_cli(capsys, str(PARALLEL), "--json", "--out", str(tmp_path))
+    digest = json.loads(out)["digest"]
+
+    code, out, _ = run_cli(capsys, "--check", str(tmp_path / "trace.jsonl"), "--json")
+
+    report = json.loads(out)
+    assert code == 0
+    assert (report["ok"], report["violations"], report["digest"]) == (True, [], digest)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, r"trace\.jsonl: cannot read it: No such file or directory"),
+        ({"trace.jsonl": ""}, r"trace\.jsonl: the trace holds no events"),
+        ({"trace.jsonl": "{oops\n"}, r"trace\.jsonl:1: not JSON: "),
+        (
+            {
+                "trace.jsonl": '{"seq":0,"t":0,"at":"2025-11-23T10:00:00Z",'
+                '"kind":"run.started"}\n'
+            },
+            r"AGENCY\.md: cannot read it: No such file or directory",
+        ),
+        (
+            {"trace.jsonl": '{"seq":0,"t":0,"at":"soon","kind":"x"}\n'},
+            r"trace\.jsonl:1: the first event is at t=0 and 'at' is a UTC",
+        ),
+    ],
+)
+def test_check_of_a_bad_run_exits_2_naming_the_file(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    files: dict[str, str],
+    message: str,
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+
+    code, out, err = run_cli(capsys, "--check", str(tmp_path))
+
+    assert (code, out) == (2, "")
+    assert re.match(rf"^error: {re.escape(str(tmp_path))}/{message}", err)
+
+
+def test_check_takes_no_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([str(PARALLEL), "--check", "runs"])
+
+    assert exited.value.code == 2
+    assert "--check reads a finished run; give no scenario file" in (
+        capsys.readouterr().err
+    )
