@@ -33,11 +33,13 @@ from agency.trace import Event, Trace
 from agents.base import Agent, AgentContext, AgentResult, rehearse
 
 __all__ = [
+    "RUN_MARKER",
     "ExpectationCheck",
     "LockManagerFactory",
     "RunResult",
     "agent_rng",
     "preflight",
+    "prepare_workdir",
     "run_scenario",
 ]
 
@@ -115,8 +117,10 @@ def run_scenario(
         scenario: the validated scenario (its ``seed`` is the one used). A
             scenario with variants runs as written; see
             :meth:`Scenario.runs` for the variants.
-        workdir: folder that receives the working copy ``AGENCY.md``; with
-            None the document lives in memory only.
+        workdir: folder that receives the working copy ``AGENCY.md`` and,
+            at the end, ``trace.jsonl``; it must be new, empty or an earlier
+            run's (see :func:`prepare_workdir`). With None the run stays in
+            memory.
         on_event: called with each event as it is recorded (for a live
             timeline).
         lock_manager: builds the lock manager, to test another one (or a
@@ -127,8 +131,10 @@ def run_scenario(
         The finished run.
 
     Raises:
-        ScenarioError: the scenario's AGENCY.md cannot be used for it.
-        SimulationError: the run deadlocked or passed ``max_events``.
+        ScenarioError: the scenario's AGENCY.md cannot be used for it, or
+            ``workdir`` cannot take the run's outputs.
+        SimulationError: the run deadlocked or passed ``max_events`` (the
+            trace so far is in ``partial_trace``, and in ``workdir``).
         RuntimeError: called from async code (it runs a loop of its own).
     """
     if not isinstance(scenario, Scenario):
@@ -150,15 +156,8 @@ def run_scenario(
     scenario = scenario.validated().population()
     text = preflight(scenario)
     if workdir is not None:
-        copy = workdir / "AGENCY.md"
-        if copy.resolve() == scenario.document.resolve():
-            raise ScenarioError(
-                str(workdir),
-                "workdir holds the scenario's own AGENCY.md; a run works on a "
-                "copy and never overwrites the original",
-            )
-        workdir.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(text.encode())
+        prepare_workdir(workdir, scenario)
+        _write_output(workdir / "AGENCY.md", text.encode())
 
     traces: list[Trace] = []
 
@@ -168,11 +167,101 @@ def run_scenario(
         )
 
     try:
-        return _clock.run(main)
+        result = _clock.run(main)
     except SimulationError as exc:
         if traces:
             exc.partial_trace = traces[0].jsonl()
+            if workdir is not None:
+                _write_output(workdir / "trace.jsonl", exc.partial_trace)
         raise
+    except (OSError, BaseExceptionGroup) as exc:
+        # The store's own writes into workdir (a full disk, say), raised in
+        # an agent's task and so wrapped by the task group.
+        failed = _os_error(exc)
+        if failed is None or workdir is None:
+            raise
+        raise ScenarioError(
+            str(workdir / "AGENCY.md"), f"cannot write it: {failed.strerror}"
+        ) from None
+    if workdir is not None:
+        _write_output(workdir / "trace.jsonl", result.trace.jsonl())
+    return result
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """The OSError that ``exc`` is or holds, if that is all it holds."""
+    if isinstance(exc, OSError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        matched, rest = exc.split(OSError)
+        if matched is not None and rest is None:
+            first: BaseException = matched
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            return first if isinstance(first, OSError) else None
+    return None
+
+
+#: Marks a folder as written by a run, so that a later run may overwrite it.
+RUN_MARKER = ".agency-run"
+# What a run may write into its folder (scenario.yaml: a shrunk scenario).
+_OUTPUTS = ("AGENCY.md", "trace.jsonl", "scenario.yaml")
+
+
+def prepare_workdir(folder: Path, scenario: Scenario) -> None:
+    """Make ``folder`` ready for a run's outputs without clobbering a user's files.
+
+    A folder qualifies when it is new, empty, or marked (:data:`RUN_MARKER`)
+    as written by an earlier run; that run's outputs are removed first, so a
+    run that fails leaves no mix of old and new files. Calling it again on
+    the same folder is harmless.
+
+    Raises:
+        ScenarioError: ``folder`` is a file, holds files not written by a
+            run, holds the scenario's own AGENCY.md, or cannot be written.
+    """
+    source = str(folder)
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise ScenarioError(source, "the output folder is a file")
+        if (folder / "AGENCY.md").resolve() == scenario.document.resolve():
+            raise ScenarioError(
+                source,
+                "the output folder holds the scenario's own AGENCY.md; a run "
+                "works on a copy and never overwrites the original",
+            )
+        marked = (folder / RUN_MARKER).is_file()
+        if folder.is_dir() and any(folder.iterdir()) and not marked:
+            raise ScenarioError(
+                source,
+                "the output folder already holds files not written by a run; "
+                "choose an empty or new folder",
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _OUTPUTS:
+            old = folder / name
+            if old.is_dir() and not old.is_symlink():
+                raise ScenarioError(source, f"{name} in the output folder is a folder")
+            # unlink, not overwrite: a link planted here must not be followed.
+            old.unlink(missing_ok=True)
+        (folder / RUN_MARKER).write_text(
+            "This folder was written by an agency run; a later run may overwrite it.\n"
+        )
+    except (OSError, RuntimeError) as exc:
+        # RuntimeError: pathlib's report of a symlink loop.
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise ScenarioError(source, f"cannot use it for output: {reason}") from None
+
+
+def _write_output(path: Path, data: bytes) -> None:
+    """Write ``data`` whole or not at all: a temporary file, then a rename."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise ScenarioError(str(path), f"cannot write it: {exc.strerror}") from None
 
 
 async def _run(

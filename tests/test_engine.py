@@ -415,3 +415,53 @@ def test_run_scenario_wants_a_scenario() -> None:
         TypeError, match=r"takes a Scenario \(see load_scenario\), got str"
     ):
         run_scenario("scenarios/parallel.yaml")  # type: ignore[arg-type]
+
+
+def test_the_api_refuses_a_folder_holding_a_users_files(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    mine = tmp_path / "AGENCY.md"
+    mine.write_text("my own notes\n", encoding="utf-8")
+
+    with pytest.raises(ScenarioError, match="holds files not written by a run"):
+        run_scenario(scenario, workdir=tmp_path)
+
+    assert mine.read_text(encoding="utf-8") == "my own notes\n"
+
+
+def test_a_run_on_disk_writes_its_trace_and_may_write_there_again(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    first = run_scenario(scenario, workdir=tmp_path)
+
+    second = run_scenario(scenario, workdir=tmp_path)
+
+    assert (tmp_path / "trace.jsonl").read_bytes() == first.trace.jsonl()
+    assert second.digest == first.digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".agency-run",
+        "AGENCY.md",
+        "trace.jsonl",
+    ]
+
+
+def test_a_trace_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bytes = Path.write_bytes
+
+    def full_disk(path: Path, data: bytes) -> int:
+        if path.name == ".trace.jsonl.partial":
+            write_bytes(path, data[:10])
+            raise OSError(28, "No space left on device")
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+
+    with pytest.raises(
+        ScenarioError, match=r"trace\.jsonl: cannot write it: No space left on device$"
+    ):
+        run_scenario(scenario, workdir=tmp_path)
+
+    assert not (tmp_path / "trace.jsonl").exists()
+    assert not (tmp_path / ".trace.jsonl.partial").exists()
