@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from agency.document import AgencyDocument
 from agency.errors import DocumentFormatError
 from agency.trace import Event
+from utils.formatters import format_duration
 
 __all__ = ["INVARIANTS", "Violation", "check"]
 
@@ -322,7 +323,7 @@ def _liveness(events: Sequence[Event], bound: float) -> Iterable[Violation]:
     yield Violation(
         "liveness",
         min(deadline, events[-1].t if events else deadline),
-        f"{what} {bound:g}s after {last}"
+        f"{what} {format_duration(bound)} after {last}"
         + (f" (done only at t={done_at:g}s)" if done_at is not None else ""),
         agents=stuck,
         events=tuple(e.seq for e in faults[-1:]),

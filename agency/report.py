@@ -481,6 +481,15 @@ def summary_text(result: RunResult, *, source: str, out: Path | None) -> str:
         lines.extend(_agent_rows(result, days=days, held_width=held_width))
     lines.append("")
     lines.append(f"project status: {result.document.status}")
+    horizon = next((e for e in result.trace if e.kind == "run.horizon"), None)
+    if horizon is not None:
+        stopped = sum(agent.outcome == "stopped" for agent in result.agents)
+        lines.append(
+            f"horizon: the run stopped at "
+            f"{_clock_text(result.start, horizon.t, days=days)} "
+            f"(scenario field horizon), {stopped:,} "
+            f"agent{'' if stopped == 1 else 's'} still at work"
+        )
     if result.violations:
         lines.append(f"violations: {len(result.violations)}")
         events = result.trace.events

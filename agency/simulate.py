@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from agency.engine import RunResult, preflight, run_scenario
+from agency.engine import RunResult, preflight, prepare_workdir, run_scenario
 from agency.errors import ScenarioError, SimulationError, TraceFormatError
 from agency.invariants import INVARIANTS, check
 from agency.report import (
@@ -68,11 +68,6 @@ from agency.trace import Event, read_events
 from utils.formatters import parse_date
 
 __all__ = ["main"]
-
-#: Marks a folder as made by a run, so a later run may overwrite it.
-_MARKER = ".agency-run"
-#: What a run writes into its folder.
-_OUTPUTS = ("AGENCY.md", "trace.jsonl", "scenario.yaml")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    words = list(argv) if argv is not None else sys.argv[1:]
+    args.command = shlex.join(["python", "-m", "agency.simulate", *words])
     if args.schema:
         print(json.dumps(Scenario.model_json_schema(), indent=2, ensure_ascii=False))
         return 0
@@ -247,7 +244,7 @@ def _runs_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
     try:
         outs = [_out_folder(args.out, run, alone=len(runs) == 1) for run in runs]
         for out, run in zip(outs, runs, strict=True):
-            _prepare_out(out, run)
+            prepare_workdir(out, run)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -269,7 +266,6 @@ def _runs_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
             which = "run" if len(runs) == 1 else f"run of {run.name}"
             print(f"error: the {which} cannot go on: {exc}", file=sys.stderr)
             if exc.partial_trace is not None:
-                (out / "trace.jsonl").write_bytes(exc.partial_trace)
                 print(
                     f"the trace up to that point: {out / 'trace.jsonl'}",
                     file=sys.stderr,
@@ -318,12 +314,16 @@ def _run_one(run: Scenario, out: Path, *, live: bool) -> RunResult:
 
         def on_event(event: Event) -> None:
             line = timeline_line(event, start)
-            if line is not None:
+            if line is None:
+                return
+            try:
                 print(line, flush=False)
+            except BrokenPipeError:
+                # The reader left ('| head'): the run still finishes and
+                # writes its folder whole; only the printing stops.
+                _silence_stdout()
 
-    result = run_scenario(run, workdir=out, on_event=on_event)
-    result.trace.write(out / "trace.jsonl")
-    return result
+    return run_scenario(run, workdir=out, on_event=on_event)
 
 
 def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
@@ -386,7 +386,7 @@ def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
     run, invariant = found
     out = args.out or Path("runs") / f"{run.name}-seed{run.seed}-shrunk"
     try:
-        _prepare_out(out, run)
+        prepare_workdir(out, run)
         shrunk = shrink(run, invariant)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -395,10 +395,13 @@ def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
         print(f"error: the run of {run.name} cannot go on: {exc}", file=sys.stderr)
         return 1
     path = out / "scenario.yaml"
-    write_scenario(
-        shrunk.scenario, path, header=shrink_header(shrunk, source=str(args.scenario))
-    )
-    result = _run_one(load_scenario(path), out, live=False)
+    header = shrink_header(shrunk, command=args.command)
+    write_scenario(shrunk.scenario, path, header=header)
+    # Replayed from the file, to prove it shows the failure on its own. The
+    # run clears its folder first, so the file is written again after it.
+    replayed = load_scenario(path)
+    result = _run_one(replayed, out, live=False)
+    write_scenario(shrunk.scenario, path, header=header)
     replay = f"python -m agency.simulate {shlex.quote(str(path))}"
     if args.json:
         print(json.dumps(shrink_json(shrunk, path=path, replay=replay), indent=2))
@@ -494,60 +497,21 @@ def _trace_start(trace: Path, first: Event) -> datetime:
     return start
 
 
-def _prepare_out(out: Path, scenario: Scenario) -> None:
-    """Make ``out`` ready for a run without ever clobbering a user's files.
-
-    A folder qualifies when it is new, empty, or marked as written by an
-    earlier run; the earlier run's outputs are removed first, so a run that
-    fails leaves no mix of old and new files.
-    """
-    source = str(out)
-    try:
-        if out.exists() and not out.is_dir():
-            raise ScenarioError(source, "--out names a file, not a folder")
-        if (out / "AGENCY.md").resolve() == scenario.document.resolve():
-            raise ScenarioError(
-                source,
-                "--out is the folder of the scenario's own AGENCY.md; a run "
-                "works on a copy and never overwrites the original",
-            )
-        if out.is_dir() and any(out.iterdir()) and not (out / _MARKER).is_file():
-            raise ScenarioError(
-                source,
-                "--out already holds files not written by a run; choose an "
-                "empty or new folder",
-            )
-        out.mkdir(parents=True, exist_ok=True)
-        for name in _OUTPUTS:
-            old = out / name
-            if old.is_dir() and not old.is_symlink():
-                raise ScenarioError(source, f"{name} in --out is a folder")
-            # unlink, not overwrite: a link planted here must not be followed.
-            old.unlink(missing_ok=True)
-        (out / _MARKER).write_text(
-            "This folder was written by python -m agency.simulate; "
-            "a later run may overwrite it.\n"
-        )
-    except (OSError, RuntimeError) as exc:
-        # RuntimeError: pathlib's report of a symlink loop.
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise ScenarioError(source, f"cannot use it for output: {reason}") from None
+def _silence_stdout() -> None:
+    # Later prints, and the flush at exit, go nowhere instead of failing.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _entry() -> int:
     try:
         return main()
     except BrokenPipeError:
-        pass
-    except BaseExceptionGroup as group:
-        # A timeline line printed from inside the run arrives wrapped by
-        # the task group.
-        if group.split(BrokenPipeError)[1] is not None:
-            raise
-    # The reader went away (e.g. '| head'): stop quietly, as cat does.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    return 1
+        # The reader went away (e.g. '| head') during the summary: stop
+        # quietly, as cat does; every file was written before it.
+        _silence_stdout()
+        return 1
 
 
 if __name__ == "__main__":

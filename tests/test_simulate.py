@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -269,6 +271,7 @@ def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 EXPIRY = ROOT / "scenarios" / "expiry.yaml"
+SWARM = ROOT / "scenarios" / "swarm.yaml"
 
 
 def test_a_file_runs_as_written_then_each_variant(
@@ -422,3 +425,40 @@ def test_check_takes_no_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--check reads a finished run; give no scenario file" in (
         capsys.readouterr().err
     )
+
+
+def test_a_reader_that_leaves_early_does_not_cut_the_run_short(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    command = [sys.executable, "-m", "agency.simulate", str(SWARM), "--out", str(out)]
+
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        first = child.stdout.readline()
+        child.stdout.close()  # as '| head -1' does
+        err = child.stderr.read()
+
+    assert first.startswith(b"08:00:00 ")
+    assert (child.returncode, err) == (0, b"")
+    trace = (out / "trace.jsonl").read_bytes()
+    assert trace.endswith(
+        b'"kind":"run.finished","agent":null,"resource":null,'
+        b'"revision":0,"status":"pending"}\n'
+    )
+
+
+def test_a_run_cut_off_at_its_horizon_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    scenario = scenario_file(tmp_path, extra="horizon: 10m\n")
+
+    code, out, _ = run_cli(
+        capsys, str(scenario), "--quiet", "--out", str(tmp_path / "r")
+    )
+
+    assert code == 1
+    assert (
+        "horizon: the run stopped at 10:10:00 (scenario field horizon), "
+        "4 agents still at work\n"
+    ) in out
