@@ -50,7 +50,7 @@ class ShrinkResult:
             variants; ``expect`` names the violations it shows).
         result: its run.
         invariant: the invariant it breaks.
-        runs: how many runs shrinking took, the first included.
+        runs: how many runs shrinking took, the first and last included.
         original_agents, original_faults: sizes before shrinking.
     """
 
@@ -78,7 +78,8 @@ def shrink(
             violation of the run.
         lock_manager: as for :func:`~agency.engine.run_scenario`, so a
             custom (or broken) lock manager can be shrunk against.
-        max_runs: stop trying after this many runs.
+        max_runs: stop trying cuts after this many runs (one more then
+            runs the result under its new name).
         progress: called after each accepted step with the run count and
             the scenario so far.
 
@@ -112,6 +113,9 @@ def shrink(
     state.run()
     best = state.best.model_copy(
         update={
+            # Its own name, so that replaying it writes to a folder of its own
+            # rather than over the original run's.
+            "name": f"{scenario.name}-shrunk",
             "description": (
                 f"{scenario.name} at seed {scenario.seed}, shrunk from "
                 f"{_sizes(len(start.agents), len(start.faults))} to "
@@ -124,11 +128,14 @@ def shrink(
             ),
         }
     )
+    # The name is in the trace, so the renamed scenario's own run is the one
+    # that replays from its file.
+    result = run_scenario(best, lock_manager=lock_manager)
     return ShrinkResult(
         scenario=best,
-        result=state.best_result,
+        result=result,
         invariant=invariant,
-        runs=state.runs,
+        runs=state.runs + 1,
         original_agents=len(start.agents),
         original_faults=len(start.faults),
     )
@@ -160,6 +167,7 @@ class _Search:
             changed = False
             for step in (
                 self._drop_agents,
+                self._drop_liveness,
                 self._drop_faults,
                 self._drop_probes,
                 self._fix_durations,
@@ -200,6 +208,13 @@ class _Search:
                     return changed
             size //= 2
         return changed
+
+    def _drop_liveness(self) -> bool:
+        # With fewer agents the project may never complete, which breaks
+        # liveness too: noise, unless liveness is what is being shrunk.
+        if self.best.liveness is None or self.invariant == "liveness":
+            return False
+        return self._try(self.best.model_copy(update={"liveness": None}))
 
     def _drop_faults(self) -> bool:
         changed = False
@@ -326,10 +341,15 @@ def write_scenario(
         yaml.dump(ordered, handle)
 
 
-def shrink_header(found: ShrinkResult, *, source: str) -> list[str]:
-    """Comment lines that say where a shrunk scenario came from."""
+def shrink_header(found: ShrinkResult, *, command: str) -> list[str]:
+    """Comment lines that say where a shrunk scenario came from.
+
+    Args:
+        found: what shrinking found.
+        command: the command line that shrank it.
+    """
     return [
-        f"Shrunk by python -m agency.simulate {source} --shrink",
+        f"Shrunk by {command}",
         f"from {found.original_agents:,} agents and {found.original_faults:,} "
         f"faults to {len(found.scenario.agents):,} and "
         f"{len(found.scenario.faults):,}, in {found.runs} runs; it still breaks "

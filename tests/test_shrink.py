@@ -81,7 +81,8 @@ def test_shrinking_keeps_the_invariant_asked_for() -> None:
     found = shrink(scenario, "lost_note", max_runs=5)
 
     assert found.invariant == "lost_note"
-    assert found.runs <= 5
+    # Five to search, one to run the result under its new name.
+    assert found.runs <= 6
     assert "lost_note" in {v.invariant for v in found.result.violations}
 
 
@@ -120,7 +121,15 @@ def test_cli_shrink_writes_a_scenario_that_replays_the_failure(
     )
 
     assert (code, err) == (0, "")
-    assert text.startswith("git-only-race (seed 5) breaks lost_note\n")
+    assert text.startswith("git-only-race-shrunk (seed 5) breaks lost_note\n")
+    assert (
+        (out / "scenario.yaml")
+        .read_text()
+        .startswith(
+            f"# Shrunk by python -m agency.simulate {SCENARIOS / 'git-only-race.yaml'} "
+            f"--shrink --out {out}\n"
+        )
+    )
     assert f"replay it: python -m agency.simulate {out / 'scenario.yaml'}" in text
     assert sorted(p.name for p in out.iterdir()) == [
         ".agency-run",
