@@ -164,11 +164,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _seed(text: str) -> int:
     # int() would also take '٣' or ' 3_0 '; a seed is plain ASCII digits.
-    if not (text.isascii() and text.isdigit()):
+    # Past some thousands of digits int() refuses, so the length is capped.
+    shown = repr(text) if len(text) <= 24 else f"{text[:20]!r}... ({len(text)} chars)"
+    if not (text.isascii() and text.isdigit() and len(text) <= _SEED_DIGITS):
         raise argparse.ArgumentTypeError(
-            f"a seed is a whole number, 0 or more, got {text!r}"
+            f"a seed is a whole number, 0 or more, of at most {_SEED_DIGITS} "
+            f"digits, got {shown}"
         )
     return int(text)
+
+
+_SEED_DIGITS = 30
 
 
 def _seed_spec(text: str) -> tuple[int, ...]:

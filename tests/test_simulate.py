@@ -203,6 +203,20 @@ def test_a_seed_in_other_digits_is_refused(capsys: pytest.CaptureFixture[str]) -
     assert "a seed is a whole number" in capsys.readouterr().err
 
 
+def test_a_seed_of_thousands_of_digits_is_refused_shortened(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([str(PARALLEL), "--seed", "9" * 5000])
+
+    err = capsys.readouterr().err
+    assert caught.value.code == 2
+    assert err.endswith(
+        "argument --seed: a seed is a whole number, 0 or more, of at most 30 "
+        f"digits, got {'9' * 20!r}... (5000 chars)\n"
+    )
+
+
 def test_a_rerun_removes_links_instead_of_following_them(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
