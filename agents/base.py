@@ -42,8 +42,8 @@ run starts.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
@@ -93,6 +93,15 @@ class AgentContext:
     locks: LockManager
     store: DocumentStore
     trace: Trace
+    #: The scenario's faults by agent id, in file order; built once, since
+    #: a swarm has as many agents as faults to sort out.
+    faults: Mapping[str, Sequence[Fault]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_agent: dict[str, list[Fault]] = {}
+        for fault in self.scenario.faults:
+            by_agent.setdefault(fault.agent, []).append(fault)
+        object.__setattr__(self, "faults", by_agent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +183,7 @@ class Agent:
         self._passed = 0
         # Faults: timed ones in order of time (then of the file), the rest
         # by the point of work that sets them off.
-        mine = [f for f in scenario.faults if f.agent == spec.id]
+        mine = context.faults.get(spec.id, ())
         self._timed = sorted(
             (f for f in mine if f.at is not None),
             key=lambda f: f.at if f.at is not None else 0.0,
