@@ -5,6 +5,7 @@ import contextlib
 import doctest
 import io
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -416,6 +417,83 @@ def test_refs_resolve_through_the_given_registry() -> None:
 def test_invalid_json_schema_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="invalid JSON Schema"):
         parse_json("1", schema={"type": 5})
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [
+        ({"$ref": "#"}, "$ref '#'"),
+        ({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "#/$defs/a"),
+        (
+            {
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"not": {"$ref": "#"}}},
+                "$ref": "#/$defs/a",
+            },
+            "$ref '#/$defs/b' -> $ref '#'",
+        ),
+        ({"allOf": [{"$dynamicRef": "#x"}], "$dynamicAnchor": "x"}, "#x"),
+        ({"unevaluatedProperties": False, "$ref": "#"}, "$ref '#'"),
+        (
+            {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "definitions": {"a": {"allOf": [{"$ref": "#/definitions/a"}]}},
+                "$ref": "#/definitions/a",
+            },
+            "#/definitions/a",
+        ),
+    ],
+)
+def test_schema_referring_to_itself_without_end_is_an_invalid_schema(
+    schema: dict[str, Any], named: str
+) -> None:
+    pattern = r"^invalid JSON Schema: .*loops back on itself without descending"
+
+    for document in ("1", "{}", '{"a": [1]}'):
+        with pytest.raises(ValueError, match=pattern) as caught:
+            parse_json(document, schema=schema)
+        assert named in str(caught.value)
+
+
+def test_recursive_schema_that_descends_into_the_document_still_validates() -> None:
+    tree = {"type": "array", "items": {"$ref": "#"}}
+
+    assert parse_json("[[], [[]]]", schema=tree) == [[], [[]]]
+    with pytest.raises(SchemaValidationError, match=r"^1 schema violation:\n  /1/0: "):
+        parse_json("[[], [1]]", schema=tree)
+
+
+def test_document_too_deep_for_a_recursive_schema_is_a_value_error() -> None:
+    tree = {"type": "array", "items": {"$ref": "#"}}
+
+    with pytest.raises(ValueError, match=r"^the document nests too deep to validate"):
+        parse_json("[" * 500 + "]" * 500, schema=tree)
+
+
+def test_schema_dict_that_contains_itself_is_an_invalid_schema() -> None:
+    schema: dict[str, Any] = {}
+    schema["allOf"] = [schema]
+
+    with pytest.raises(ValueError, match=r"^invalid JSON Schema: .*contains itself$"):
+        parse_json("1", schema=schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "named"),
+    [("x", "str 'x'"), (42, "int 42"), (b"x", "bytes b'x'"), ([int], "list [")],
+)
+def test_schema_neither_json_schema_nor_type_is_a_type_error(
+    schema: object, named: str
+) -> None:
+    with pytest.raises(
+        TypeError, match=r"^schema must be a JSON Schema \(dict or bool\)"
+    ):
+        parse_json("1", schema=schema)
+    with pytest.raises(TypeError, match=f"not {re.escape(named)}"):
+        parse_json("1", schema=schema)
+
+
+def test_schema_given_as_a_type_name_pydantic_resolves_still_validates() -> None:
+    assert parse_json("1", schema="int") == 1
 
 
 _DIALECTS = [

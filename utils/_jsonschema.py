@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
+from types import TracebackType
 from typing import Any
 
 import attrs
@@ -47,6 +49,15 @@ def _validate(value: Any, schema: object, registry: Registry[Any] | None) -> Any
             for error in exc.errors()
         ]
         raise SchemaValidationError(violations) from None
+    except pydantic.PydanticUserError:
+        if isinstance(schema, type) and issubclass(schema, pydantic.BaseModel):
+            raise  # A model not fully defined: pydantic says what to rebuild.
+        # Pydantic builds no validator for it: a value such as 42 or b"x", or
+        # a string naming no type it can find. Either is a misuse of schema=.
+        raise TypeError(
+            "schema must be a JSON Schema (dict or bool) or a type pydantic can "
+            f"validate, not {type(schema).__name__} {reprlib.repr(schema)}"
+        ) from None
 
 
 def _adapter(schema: object) -> pydantic.TypeAdapter[Any]:
@@ -68,6 +79,8 @@ def _validate_json_schema(
     validator = _json_schema_validator(schema, registry)
     try:
         errors = list(validator.iter_errors(value))
+    except RecursionError as exc:
+        raise _recursion_error(exc.__traceback__) from None
     except Unresolvable as exc:
         raise ValueError(
             f"cannot resolve {exc}; remote references are never fetched, "
@@ -107,7 +120,8 @@ def _json_schema_validator(
     """
     try:
         key = (json.dumps(schema), id(registry))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        # Not JSON (a set, a dict that holds itself) or nested too deep.
         key = None
     if key is not None:
         cached = _VALIDATORS.get(key)
@@ -123,6 +137,10 @@ def _json_schema_validator(
         cls.check_schema(schema, format_checker=_regex_format_checker(draft))
     except jsonschema.SchemaError as exc:
         raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+    except RecursionError:
+        raise ValueError(
+            "invalid JSON Schema: it nests too deep or contains itself"
+        ) from None
 
     # A registry of our own replaces jsonschema's default, which would fetch
     # unknown http(s) references; the metaschemas stay resolvable.
@@ -137,6 +155,58 @@ def _json_schema_validator(
         if len(_VALIDATORS) > _VALIDATORS_KEPT:
             _VALIDATORS.popitem(last=False)
     return validator
+
+
+def _recursion_error(tb: TracebackType | None) -> ValueError:
+    """Say why validation recursed too deep, from the frames it left.
+
+    Every step of jsonschema's walk is a call that takes the subschema and
+    the value it applies to (``descend``, the keyword functions, the
+    helpers behind ``unevaluated*``). Going into the document means a new
+    value: a parsed document is a tree, so each container on the way down
+    is a distinct object. The same call with the same subschema and value
+    twice on the stack is thus a loop of references that never reaches into
+    the document, such as ``{"$ref": "#"}``, which JSON Schema 2020-12 core
+    (section 9.4.1) leaves undefined. Otherwise it was the depth of the
+    document. Only this error path pays for the search.
+    """
+    seen: dict[tuple[object, int, int], int] = {}
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for index, frame in enumerate(frames):
+        names = frame.f_locals
+        if "schema" not in names or "instance" not in names:
+            continue
+        key = (frame.f_code, id(names["schema"]), id(names["instance"]))
+        start = seen.setdefault(key, index)
+        if start != index:
+            return ValueError(
+                f"invalid JSON Schema: {_loop_references(frames[start:index])} "
+                "loops back on itself without descending into the document"
+            )
+    return ValueError(
+        "the document nests too deep to validate against this schema "
+        "(Python's recursion limit)"
+    )
+
+
+_REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+
+
+def _loop_references(frames: Sequence[Any]) -> str:
+    """The references in the subschemas of ``frames``, in order, say
+    "$ref '#/$defs/a' -> $ref '#/$defs/b'"."""
+    steps: dict[int, str] = {}
+    for frame in frames:
+        schema = frame.f_locals.get("schema")
+        if not isinstance(schema, Mapping) or id(schema) in steps:
+            continue
+        for keyword in _REFERENCE_KEYWORDS:
+            if isinstance(schema.get(keyword), str):
+                steps[id(schema)] = f"{keyword} {schema[keyword]!r}"
+    return " -> ".join(steps.values()) or "a subschema"
 
 
 _VALIDATORS: OrderedDict[tuple[str, int], tuple[Registry[Any] | None, Any]] = (

@@ -139,7 +139,9 @@ def parse_json(
             exact and what schemas expect of ``"type": "integer"``.
         schema: ``None``; a pydantic model or any type ``TypeAdapter``
             accepts (the validated object is returned); or a JSON Schema as a
-            ``dict`` (the parsed value is returned once it conforms). The
+            ``dict`` (the parsed value is returned once it conforms). A
+            schema may refer to itself (``{"items": {"$ref": "#"}}``) as long
+            as each round descends into the document. The
             draft comes from ``$schema``, 2020-12 when absent. Patterns are
             matched by the :mod:`regex` package, so Unicode classes such as
             ``\\p{Letter}`` work. A ``$schema`` naming a metaschema whose
@@ -157,8 +159,12 @@ def parse_json(
         JSONParseError: the input is not well-formed JSON or breaks a limit.
             Offsets count bytes for byte input and characters for text.
         SchemaValidationError: the document breaks ``schema``.
-        ValueError: an unknown ``duplicate_keys`` policy, a negative limit, or
-            a JSON Schema that is itself invalid.
+        TypeError: ``schema`` is neither a JSON Schema nor a type pydantic
+            can validate.
+        ValueError: an unknown ``duplicate_keys`` policy, a negative limit, a
+            JSON Schema that is itself invalid (references that loop back
+            without descending into the document, say), or a document nested
+            too deep for Python's recursion limit to validate it.
     """
     if max_depth < 0:
         raise ValueError(f"max_depth must be >= 0, not {max_depth}")
