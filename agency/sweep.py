@@ -450,7 +450,8 @@ def sweep_text(result: SweepResult, *, source: str) -> str:
     ]
     if result.invariants:
         width = max(len("invariant"), *(len(t.invariant) for t in result.invariants))
-        lines += ["", f"{'invariant':<{width}} {'seeds':>9}  first failing seed"]
+        # "first seed", not "first failing": a scenario may expect the break.
+        lines += ["", f"{'invariant':<{width}} {'seeds':>9}  first seed"]
         lines += [
             f"{t.invariant:<{width}} {t.seeds:>9,}  {t.first_seed}"
             for t in result.invariants
@@ -463,6 +464,13 @@ def sweep_text(result: SweepResult, *, source: str) -> str:
             "",
             f"first failing seed: {first.seed} ({_why(first)})",
             f"replay it: {_replay(source, first.seed)}",
+        ]
+    elif result.invariants:
+        tally = result.invariants[0]
+        lines += [
+            "",
+            f"every seed met expectations; to see {tally.invariant} break: "
+            f"{_replay(source, tally.first_seed)}",
         ]
     return "\n".join(lines)
 

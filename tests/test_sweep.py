@@ -259,13 +259,27 @@ def test_the_table_names_each_broken_invariant_and_the_replay_command() -> None:
             "expectations failed          2",
             "run errored                  0",
             "",
-            "invariant         seeds  first failing seed",
+            "invariant         seeds  first seed",
             "single_holder         2  2",
             "token_order           1  2",
             "",
             "first failing seed: 2 (single_holder: single_holder broke)",
             "replay it: python -m agency.simulate 'my scenarios/demo.yaml' --seed 2",
         ]
+    )
+
+
+def test_an_expected_break_still_gets_a_replay_command() -> None:
+    result = SweepResult.from_outcomes(
+        "demo", [outcome(3, "lost_note"), outcome(4, "lost_note")]
+    )
+
+    assert sweep_text(result, source="demo.yaml").endswith(
+        "\ninvariant     seeds  first seed\n"
+        "lost_note         2  3\n"
+        "\n"
+        "every seed met expectations; to see lost_note break: "
+        "python -m agency.simulate demo.yaml --seed 3"
     )
 
 
