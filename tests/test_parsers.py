@@ -84,6 +84,38 @@ def test_offsets_count_bytes_for_byte_input() -> None:
     assert from_text.value.column == from_bytes.value.column == 7
 
 
+def test_control_character_in_a_string_is_named_by_code_point() -> None:
+    with pytest.raises(JSONParseError) as caught:
+        parse_json(b'{"k":\n "a\x01"}')
+
+    error = caught.value
+    assert error.reason == "invalid control character U+0001 in a string"
+    assert (error.line, error.column, error.offset) == (2, 4, 9)
+
+
+@pytest.mark.parametrize(
+    ("document", "reason", "offset"),
+    [
+        ('"abc', "unterminated string: no closing quote", 0),
+        ('["a\\x"]', "invalid escape \\x in a string", 3),
+        ('"a\\\t"', "invalid escape: backslash before U+0009 in a string", 2),
+        ('"\\u12G4"', "invalid \\u escape in a string: expected four hex digits", 2),
+        ("1 2", "Extra data", 2),
+        ('{"a": ', "Expecting value", 6),
+        ('{"a" 1}', "Expecting ':' delimiter", 5),
+    ],
+)
+def test_decoder_errors_read_cleanly_at_the_right_offset(
+    document: str, reason: str, offset: int
+) -> None:
+    with pytest.raises(JSONParseError) as caught:
+        parse_json(document)
+
+    assert caught.value.reason == reason
+    assert caught.value.offset == offset
+    assert not caught.value.reason.endswith(" at")
+
+
 def test_deep_nesting_is_a_clean_error() -> None:
     document = "[" * 100_000
 

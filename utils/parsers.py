@@ -229,7 +229,8 @@ def parse_json(
         # syntax breaks.
         if _might_be_deep(text, max_depth):
             _check_depth(data, text, max_depth)
-        raise _Source.of(data).error(exc.msg, exc.pos) from None
+        reason = _decoder_reason(exc.msg, text, exc.pos)
+        raise _Source.of(data).error(reason, exc.pos) from None
     except _DuplicateKey as exc:
         key, index = _find_duplicate_key(text, exc.key)
         raise _Source.of(data).error(f"duplicate key {key!r}", index) from None
@@ -431,6 +432,31 @@ class _Source:
             offset=offset,
             snippet=snippet if column <= _SNIPPET_LIMIT else "",
         )
+
+
+def _decoder_reason(message: str, text: str, index: int) -> str:
+    """The reason for a :class:`json.JSONDecodeError` message at ``index``.
+
+    json writes its messages to be followed by ": line 1 column 3 (char 2)",
+    so some end in a dangling "at" and none names the character; these are
+    reworded. The rest ("Expecting value", "Extra data", ...) read well as
+    they are and are kept, as callers may know them.
+    """
+    found = text[index : index + 1]
+    if message.startswith("Invalid control character") and found:
+        return f"invalid control character U+{ord(found):04X} in a string"
+    if message.startswith("Unterminated string"):
+        return "unterminated string: no closing quote"
+    if message.startswith("Invalid \\uXXXX"):
+        return "invalid \\u escape in a string: expected four hex digits"
+    if message.startswith("Invalid \\escape"):
+        after = text[index + 1 : index + 2]
+        if not after:
+            return "invalid escape in a string"
+        if after.isprintable() and not after.isspace():
+            return f"invalid escape \\{after} in a string"
+        return f"invalid escape: backslash before U+{ord(after):04X} in a string"
+    return message.removesuffix(" at")
 
 
 def _snippet(line: str) -> str:
