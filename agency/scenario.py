@@ -15,18 +15,21 @@ Durations are seconds, or strings with units: ``90``, ``"90s"``, ``"5m"``,
 from __future__ import annotations
 
 import builtins
+import difflib
 import hashlib
 import importlib
+import inspect
 import math
 import random
 import re
 import reprlib
+import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -46,6 +49,7 @@ from pydantic_core import CoreSchema
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from agency.document import AgencyDocument
 from agency.errors import DocumentFormatError, ScenarioError
@@ -53,6 +57,7 @@ from agency.invariants import INVARIANTS
 from agency.locks import LockMode
 
 __all__ = [
+    "EVENT_KINDS",
     "MAX_DURATION",
     "MAX_FILE_BYTES",
     "MODULES",
@@ -65,6 +70,7 @@ __all__ = [
     "LockSettings",
     "Outcome",
     "Probe",
+    "ProjectStatus",
     "RandomFaults",
     "Range",
     "Scenario",
@@ -94,6 +100,43 @@ Outcome = Literal[
     "stopped",
 ]
 
+#: The project statuses an AGENCY.md's ``status`` field goes through in a
+#: run: a document starts ``pending``, and agents write the others.
+ProjectStatus = Literal["pending", "in_progress", "completed", "blocked"]
+#: Every kind of event a run can record, for ``expect.events`` to name. An
+#: agent's run ends with an ``agent.OUTCOME`` event.
+EVENT_KINDS: tuple[str, ...] = (
+    "run.started",
+    "run.horizon",
+    "run.finished",
+    "lease.claimed",
+    "lease.conflict",
+    "lease.waiting",
+    "lease.timeout",
+    "lease.renewed",
+    "lease.released",
+    "lease.expired",
+    "lease.reclaimed",
+    "doc.write",
+    "doc.refused",
+    "project.status",
+    "owner.claimed",
+    "owner.released",
+    "agent.started",
+    "agent.retry",
+    "agent.subtask",
+    "agent.probe",
+    "agent.note",
+    *(f"agent.{outcome}" for outcome in get_args(Outcome)),
+    "fault.crash",
+    "fault.stall",
+    "fault.stall_end",
+    "fault.slow_write",
+    "fault.clock_skew",
+    "fault.lost_reply_armed",
+    "fault.lost_reply",
+)
+
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(ms|h|m|s))", re.ASCII)
 #: The longest duration a scenario may give: ten years, far beyond any
 #: sensible run, and small enough that virtual datetimes cannot overflow.
@@ -104,8 +147,29 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 _MAX_FLOW_DEPTH = 100
 # Nodes _plain may build: an alias "bomb" expands exponentially.
 _MAX_NODES = 200_000
+
+
+class _AsWritten(reprlib.Repr):
+    """Values quoted as a scenario's author wrote them.
+
+    A timestamp reads ``2025-01-01T10:00:00Z``, not ``datetime.datetime(...)``.
+    """
+
+    def repr_datetime(self, value: datetime, level: int) -> str:
+        if value.utcoffset() == timedelta(0):
+            return value.replace(tzinfo=None).isoformat() + "Z"
+        return value.isoformat()
+
+    def repr_date(self, value: date, level: int) -> str:
+        return value.isoformat()
+
+    def repr_bytes(self, value: bytes, level: int) -> str:
+        size = len(value)
+        return f"binary data ({size} byte{'' if size == 1 else 's'})"
+
+
 # Error messages quote offending values, shortened.
-_SHORT = reprlib.Repr()
+_SHORT = _AsWritten()
 _SHORT.maxstring = _SHORT.maxother = 60
 
 
@@ -116,10 +180,15 @@ def parse_duration(value: object) -> float:
         ValueError: negative, not finite, over :data:`MAX_DURATION`, or not
             in that form.
     """
+    shown = _SHORT.repr(value)
     if isinstance(value, str) and value.strip().startswith("-"):
-        raise ValueError(f"a duration must not be negative, got {value!r}")
+        raise ValueError(f"a duration must not be negative, got {shown}")
+    if isinstance(value, date):
+        raise ValueError(
+            f"a duration is a number of seconds or '5m', not a timestamp (got {shown})"
+        )
     if isinstance(value, bool):
-        raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
+        raise ValueError(f"a duration is a number of seconds or '5m', got {shown}")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -127,16 +196,16 @@ def parse_duration(value: object) -> float:
         parts = _DURATION.findall(text)
         if not text or "".join(n + u for n, u in parts) != text:
             raise ValueError(
-                f"a duration looks like 90, '90s', '5m' or '1h30m', got {value!r}"
+                f"a duration looks like 90, '90s', '5m' or '1h30m', got {shown}"
             )
         scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
         seconds = sum(float(n) * scale[u] for n, u in parts)
     else:
-        raise ValueError(f"a duration is a number of seconds or '5m', got {value!r}")
+        raise ValueError(f"a duration is a number of seconds or '5m', got {shown}")
     if seconds < 0:
-        raise ValueError(f"a duration must not be negative, got {value!r}")
+        raise ValueError(f"a duration must not be negative, got {shown}")
     if not math.isfinite(seconds) or seconds > MAX_DURATION:
-        raise ValueError(f"a duration must be at most 10 years, got {value!r}")
+        raise ValueError(f"a duration must be at most 10 years, got {shown}")
     return seconds
 
 
@@ -193,6 +262,18 @@ def _one_line(text: str) -> str:
 OneLine = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 
 
+class _FieldError(ValueError):
+    """A model's own check that knows which field below the model broke it.
+
+    pydantic places a validator's error at the model; the loader adds
+    ``loc`` to that path, so the message names the field and its line.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], reason: str) -> None:
+        super().__init__(reason)
+        self.loc = loc
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -209,7 +290,7 @@ class Range(_Model):
     @model_validator(mode="before")
     @classmethod
     def _from_scalar(cls, data: object) -> object:
-        if isinstance(data, int | float | str) and not isinstance(data, bool):
+        if isinstance(data, int | float | str | date) and not isinstance(data, bool):
             return {"min": data, "max": data}
         return data
 
@@ -237,11 +318,26 @@ class Probe(_Model):
     call: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    attr: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    attr: str | None = Field(
+        default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$"
+    )
     expect: Any = None
     raises: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     match: str | None = None
     subtask: int = Field(default=1, ge=1)
+
+    @field_validator("attr", mode="before")
+    @classmethod
+    def _public_attr(cls, attr: object) -> object:
+        # '__class__.__init__.__globals__' would read module internals into
+        # the report; a probe looks at what the result offers its users.
+        if isinstance(attr, str):
+            for name in attr.split("."):
+                if name.startswith("_"):
+                    raise ValueError(
+                        f"'attr' names public attributes only, got {name!r}"
+                    )
+        return attr
 
     @model_validator(mode="after")
     def _one_outcome(self) -> Probe:
@@ -404,6 +500,17 @@ class Fault(_Model):
     offset: Offset = 0.0
     drift: float = Field(default=0.0, gt=-0.9, le=9.0)
 
+    @field_validator("at", mode="before")
+    @classmethod
+    def _not_a_timestamp(cls, value: object) -> object:
+        # YAML reads 'at: 2025-11-23T10:05:00Z' as a datetime, a natural slip.
+        if isinstance(value, date):
+            raise ValueError(
+                "'at' is an offset from the run's start such as '5m' or 300, "
+                f"not a timestamp (got {_SHORT.repr(value)})"
+            )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Fault:
         if (self.at is None) == (self.after is None):
@@ -483,6 +590,24 @@ def _known_invariants(names: list[str]) -> list[str]:
     return names
 
 
+def _known_event_kind(kind: str) -> str:
+    if kind in EVENT_KINDS:
+        return kind
+    close = difflib.get_close_matches(kind, EVENT_KINDS, n=1)
+    if close:
+        hint = f"did you mean {close[0]!r}?"
+    else:
+        families = sorted({known.split(".")[0] + ".*" for known in EVENT_KINDS})
+        hint = f"the kinds are {', '.join(families[:-1])} and {families[-1]}"
+    raise ValueError(f"no event kind is named {_SHORT.repr(kind)}; {hint}")
+
+
+EventKind = Annotated[
+    str,
+    AfterValidator(_known_event_kind),
+    WithJsonSchema({"type": "string", "enum": list(EVENT_KINDS)}),
+]
+
 _COUNT = re.compile(r"^(>=|<=|>|<)?\s*(\d{1,9})$")
 
 
@@ -490,7 +615,9 @@ def _count_text(value: object) -> str:
     # A count is a number, or a bound such as ">= 1".
     text = str(value).strip() if not isinstance(value, bool) else ""
     if not _COUNT.match(text):
-        raise ValueError(f"a count is a number or a bound like '>= 1', got {value!r}")
+        raise ValueError(
+            f"a count is a number or a bound like '>= 1', got {_SHORT.repr(value)}"
+        )
     return text
 
 
@@ -526,19 +653,21 @@ class Expectations(_Model):
     """What must hold at the end of the run for it to pass.
 
     Attributes:
-        status: the project status in the final AGENCY.md (None: any).
+        status: the project status in the final AGENCY.md: ``pending``,
+            ``in_progress``, ``completed`` or ``blocked`` (None: any).
         violations: exactly these invariants are broken (by name).
         blocked: the final ``blocked`` field (None: any).
         outcomes: how named agents end (``agent-a: lost_lease``).
         events: how many events of a kind the trace holds, e.g.
-            ``lease.expired: 1`` or ``doc.refused: ">= 1"``.
+            ``lease.expired: 1`` or ``doc.refused: ">= 1"``; the kinds are
+            those a run records (``EVENT_KINDS``).
     """
 
-    status: str | None = "completed"
+    status: ProjectStatus | None = "completed"
     violations: Annotated[list[str], AfterValidator(_known_invariants)] = []
     blocked: bool | None = None
     outcomes: dict[str, Outcome] = {}
-    events: dict[Annotated[str, Field(pattern=r"^[a-z_]+\.[a-z_]+$")], Count] = {}
+    events: dict[EventKind, Count] = {}
 
 
 class Variant(_Model):
@@ -617,8 +746,9 @@ class Scenario(_Model):
         seen: dict[str, int] = {}
         for index, agent in enumerate(agents):
             if agent.id in seen:
-                raise ValueError(
-                    f"agents {seen[agent.id]} and {index} share the id {agent.id!r}"
+                raise _FieldError(
+                    (index, "id"),
+                    f"agents {seen[agent.id]} and {index} share the id {agent.id!r}",
                 )
             seen[agent.id] = index
         return agents
@@ -630,23 +760,34 @@ class Scenario(_Model):
         ids = {agent.id for agent in self.agents}
         for index, fault in enumerate(self.faults):
             if fault.agent not in ids:
-                raise ValueError(
-                    f"faults.{index}.agent: no agent has the id {fault.agent!r}"
+                raise _FieldError(
+                    ("faults", index, "agent"),
+                    f"no agent has the id {fault.agent!r}",
                 )
-        if self.swarm is not None and any(
-            a.id.startswith("worker-") for a in self.agents
-        ):
-            raise ValueError("with a swarm, agent ids 'worker-N' are taken")
+        if self.swarm is not None:
+            for index, agent in enumerate(self.agents):
+                if agent.id.startswith("worker-"):
+                    raise _FieldError(
+                        ("agents", index, "id"),
+                        f"with a swarm, ids 'worker-N' are taken, got {agent.id!r}",
+                    )
         if self.expect.outcomes:
             known = ids | self._worker_ids()
             for agent_id in self.expect.outcomes:
                 if agent_id not in known:
-                    raise ValueError(
-                        f"expect.outcomes: no agent has the id {agent_id!r}"
+                    raise _FieldError(
+                        ("expect", "outcomes", agent_id),
+                        f"no agent has the id {agent_id!r}",
                     )
-        names = [variant.name for variant in self.variants]
-        if len(set(names)) != len(names):
-            raise ValueError("variants must have different names")
+        names: dict[str, int] = {}
+        for index, variant in enumerate(self.variants):
+            if variant.name in names:
+                raise _FieldError(
+                    ("variants", index, "name"),
+                    f"variants {names[variant.name]} and {index} share the name "
+                    f"{variant.name!r}",
+                )
+            names[variant.name] = index
         return self
 
     def _worker_ids(self) -> set[str]:
@@ -723,9 +864,10 @@ class Scenario(_Model):
             return Scenario.model_validate(data)
         except ValidationError as exc:
             error = _scenario_error(f"variant {name!r}", None, exc)
-            raise ScenarioError(
-                error.source, error.reason, field=f"variants.{index}.{error.field}"
-            ) from None
+            field = ".".join(
+                part for part in (f"variants.{index}", error.field) if part
+            )
+            raise ScenarioError(error.source, error.reason, field=field) from None
 
     def population(self) -> Scenario:
         """This scenario with its swarm turned into agents and faults.
@@ -872,10 +1014,15 @@ def parse_scenario(
         raise ScenarioError(source, str(exc)) from None
     except (ValueError, OverflowError) as exc:
         # ruamel builds timestamps with datetime(), which refuses 2025-02-30
-        # or an offset past 24 hours with a bare ValueError.
-        raise ScenarioError(
-            source, f"not valid YAML: a value that cannot exist: {exc}"
-        ) from None
+        # or an offset past 24 hours with a bare ValueError, and integers
+        # with int(), which refuses more than 4300 digits.
+        found = _unbuildable(text)
+        if found is None:
+            raise ScenarioError(
+                source, f"not valid YAML: a value that cannot exist: {exc}"
+            ) from None
+        line, field, reason = found
+        raise ScenarioError(source, reason, line=line, field=field) from None
     if not isinstance(tree, CommentedMap):
         raise ScenarioError(source, "a scenario is a mapping of fields", line=1)
 
@@ -899,14 +1046,21 @@ def _finish(scenario: Scenario, base: Path, source: str, tree: object) -> Scenar
             try:
                 scenario.variant(variant.name)
             except ScenarioError as exc:
-                where = (exc.field or "").removeprefix(f"variants.{index}.")
-                problems.append(
-                    (
-                        ("variants", index),
-                        f"its change of {where} breaks it: {exc.reason}",
-                    )
-                )
-                break
+                own = f"variants.{index}"
+                where = (exc.field or own).removeprefix(own).removeprefix(".")
+                what = f"its change of {where}" if where else "it"
+                # The line of the variant's own change, where it has one.
+                inside: list[str | int] = [
+                    int(part) if part.isdigit() else part
+                    for part in where.split(".")
+                    if part
+                ]
+                raise ScenarioError(
+                    source,
+                    f"{what} breaks it: {exc.reason}",
+                    line=_line_of(tree, ["variants", index, *inside]),
+                    field=f"variants.{index}",
+                ) from None
     for loc, reason in problems:
         raise ScenarioError(
             source,
@@ -941,6 +1095,8 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]
                         f"utils.{module_name} has no public function {probe.call!r}",
                     )
                 )
+            else:
+                problems.extend(_check_arguments(module_name, module, probe, loc))
             if (
                 probe.raises is not None
                 and resolve_exception(module, probe.raises) is None
@@ -953,6 +1109,33 @@ def check_scenario(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]
                     )
                 )
     return problems + _check_document(scenario)
+
+
+def _check_arguments(
+    module_name: str, module: object, probe: Probe, loc: tuple[str | int, ...]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """A problem when the probe's arguments do not fit its function's signature.
+
+    Refused here, a wrong keyword is bad input; at run time it would only
+    make the probe fail, and the agent blocked.
+    """
+    function = getattr(module, probe.call)
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return []  # a C function without a signature: the call will tell
+    try:
+        signature.bind(*probe.args, **probe.kwargs)
+    except TypeError as exc:
+        reason = str(exc)
+        where: tuple[str | int, ...] = (*loc, "args")
+        for name in probe.kwargs:
+            # "unexpected keyword argument 'x'", "multiple values for
+            # argument 'x'", "'x' parameter is positional only, ..."
+            if f"argument {name!r}" in reason or reason.startswith(f"{name!r} "):
+                where = (*loc, "kwargs", name)
+        return [(where, f"utils.{module_name}.{probe.call}() {reason}")]
+    return []
 
 
 def _check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str]]:
@@ -1135,6 +1318,52 @@ def _plain(node: object, count: list[int]) -> object:
     raise _Unsupported(f"unsupported YAML value {tag or type(node).__name__}")
 
 
+def _unbuildable(text: str) -> tuple[int, str | None, str] | None:
+    """The line, field and reason of the first value ruamel cannot build.
+
+    Its errors for these carry no position, so the nodes are composed
+    again, unbuilt, and built one by one until one fails.
+    """
+    try:
+        root = YAML(typ="rt").compose(text)
+    except YAMLError:
+        return None
+    if root is None:
+        return None
+    constructor = YAML(typ="rt").constructor
+    seen: set[int] = set()
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: its value was checked where it was defined
+        seen.add(id(node))
+        if isinstance(node, MappingNode):
+            for key, value in reversed(node.value):
+                step = key.value if isinstance(key, ScalarNode) else "?"
+                stack.extend([(value, (*loc, step)), (key, loc)])
+        elif isinstance(node, SequenceNode):
+            items = list(enumerate(node.value))
+            stack.extend((item, (*loc, index)) for index, item in reversed(items))
+        elif isinstance(node, ScalarNode):
+            try:
+                constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as exc:
+                field = ".".join(map(str, loc)) or None
+                line = node.start_mark.line + 1
+                tag = str(getattr(node.tag, "value", node.tag))
+                if tag.endswith(":int") and "digits" in str(exc):
+                    digits = sum(char.isdigit() for char in node.value)
+                    limit = sys.get_int_max_str_digits()
+                    reason = (
+                        f"the number is too large ({digits} digits; at most {limit})"
+                    )
+                else:
+                    reason = f"a value that cannot exist: {exc}"
+                return line, field, reason
+    return None
+
+
 def _line_of(tree: object, loc: Sequence[int | str]) -> int | None:
     """1-based line of the value at ``loc``, or of its nearest ancestor."""
     line: int | None = None
@@ -1165,8 +1394,16 @@ def _line_of(tree: object, loc: Sequence[int | str]) -> int | None:
 def _scenario_error(source: str, tree: object, exc: ValidationError) -> ScenarioError:
     problems = []
     for error in exc.errors(include_url=False):
-        loc = [step for step in error["loc"] if isinstance(step, int | str)]
-        field = ".".join(str(step) for step in loc) or "(top level)"
+        # A dict key's own error ends in '[key]': the key names the field.
+        loc = [
+            step
+            for step in error["loc"]
+            if isinstance(step, int | str) and step != "[key]"
+        ]
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _FieldError):
+            loc.extend(cause.loc)
+        field = ".".join(str(step) for step in loc) or None
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field"
@@ -1175,8 +1412,16 @@ def _scenario_error(source: str, tree: object, exc: ValidationError) -> Scenario
             message += f" (got {_SHORT.repr(error['input'])})"
         problems.append((_line_of(tree, loc), field, message))
     line, field, message = problems[0]
-    more = "".join(f"\n  {source}:{ln}: {fl}: {msg}" for ln, fl, msg in problems[1:])
+    more = "".join(
+        f"\n  {_where(source, ln, fl)} {msg}" for ln, fl, msg in problems[1:]
+    )
     return ScenarioError(source, message + more, line=line, field=field)
+
+
+def _where(source: str, line: int | None, field: str | None) -> str:
+    """``source:line: field:`` as :class:`ScenarioError` begins, parts known."""
+    where = f"{source}:{line}:" if line is not None else f"{source}:"
+    return f"{where} {field}:" if field else where
 
 
 def resolve_exception(module: object, name: str) -> type[BaseException] | None:

@@ -225,6 +225,28 @@ def test_in_line_scenarios_as_yaml_or_a_dict_resolve_the_document_locally(
     )
 
 
+def test_every_line_of_a_dict_scenarios_errors_names_source_and_field(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        _module(
+            """
+            from agency.errors import ScenarioError
+
+            def test_missing_fields(agency_run):
+                with pytest.raises(ScenarioError) as caught:
+                    agency_run({"name": "x", "document": DOC, "agents": []})
+                assert str(caught.value) == (
+                    "<inline scenario>: seed: Field required\\n"
+                    "  <inline scenario>: start: Field required"
+                )
+            """
+        )
+    )
+
+    _run(pytester).assert_outcomes(passed=1)
+
+
 def test_variant_workdir_and_lock_manager_reach_the_run(
     pytester: pytest.Pytester,
 ) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any, get_args
 
 import jsonschema
 import pytest
@@ -13,10 +15,34 @@ from ruamel.yaml import YAML
 
 from agency.errors import ScenarioError
 from agency.locks import LockMode
-from agency.scenario import Scenario, load_scenario, parse_duration
+from agency.scenario import (
+    EVENT_KINDS,
+    Outcome,
+    ProjectStatus,
+    Scenario,
+    load_scenario,
+    parse_duration,
+    scenario_from_mapping,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARALLEL = ROOT / "scenarios" / "parallel.yaml"
+# The fewest fields a scenario built in code needs.
+MINIMAL: dict[str, Any] = {
+    "name": "minimal",
+    "seed": 1,
+    "start": "2025-11-23T10:00:00Z",
+    "document": ROOT / "AGENCY.md",
+    "agents": [
+        {
+            "id": "agent-a",
+            "name": "A",
+            "role": "emails",
+            "task": "A",
+            "module": "validators",
+        }
+    ],
+}
 
 
 def variant(tmp_path: Path, old: str, new: str) -> Path:
@@ -138,8 +164,9 @@ def test_two_agents_may_not_share_an_id(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
 
-    assert caught.value.field == "agents"
-    assert caught.value.line == line_of(path, "agents:")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    second = [i for i, line in enumerate(lines, 1) if line == "  - id: agent-a"][1]
+    assert (caught.value.field, caught.value.line) == ("agents.1.id", second)
     assert str(caught.value).endswith("agents 0 and 1 share the id 'agent-a'")
 
 
@@ -384,8 +411,13 @@ def test_a_dumped_scenario_validates_again() -> None:
 def test_a_date_that_cannot_exist_is_bad_input(tmp_path: Path, start: str) -> None:
     path = variant(tmp_path, "start: 2025-11-23T10:00:00Z", f"start: {start}")
 
-    with pytest.raises(ScenarioError, match="a value that cannot exist"):
+    with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
+
+    line = line_of(path, f"start: {start}")
+    assert str(caught.value).startswith(
+        f"{path}:{line}: start: a value that cannot exist: "
+    )
 
 
 def test_an_error_in_a_merged_anchor_still_names_a_line(tmp_path: Path) -> None:
@@ -417,3 +449,302 @@ def test_durations_take_ascii_digits_only() -> None:
 def test_with_seed_refuses_a_negative_seed() -> None:
     with pytest.raises(ScenarioError, match=r"^<scenario>: seed: Input should be"):
         load_scenario(PARALLEL).with_seed(-1)
+
+
+def recorded_kinds(arg: ast.expr, where: str) -> set[str]:
+    """The event kinds a ``record(...)`` call's first argument can be."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return {arg.value}
+    if isinstance(arg, ast.IfExp):
+        return recorded_kinds(arg.body, where) | recorded_kinds(arg.orelse, where)
+    if isinstance(arg, ast.JoinedStr) and ast.unparse(arg) == "f'agent.{stop.outcome}'":
+        return {f"agent.{outcome}" for outcome in get_args(Outcome)}
+    if isinstance(arg, ast.Name) and arg.id == "kind":
+        return set()  # LockManager._record passes on the kind it was given
+    raise AssertionError(f"{where}: cannot tell the kind of {ast.unparse(arg)}")
+
+
+def test_the_event_kinds_are_exactly_those_the_code_records() -> None:
+    found: set[str] = set()
+    for path in sorted([*ROOT.glob("agency/*.py"), *ROOT.glob("agents/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("record", "_record")
+                and node.args
+            ):
+                found |= recorded_kinds(node.args[0], f"{path}:{node.lineno}")
+
+    assert sorted(found) == sorted(EVENT_KINDS)
+
+
+def test_every_golden_trace_records_only_known_event_kinds() -> None:
+    kinds = {
+        json.loads(line)["kind"]
+        for path in sorted((ROOT / "tests" / "golden").glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+
+    assert kinds <= set(EVENT_KINDS)
+
+
+def test_an_unknown_event_kind_is_refused_with_the_closest_kind(
+    tmp_path: Path,
+) -> None:
+    path = variant(
+        tmp_path, "  violations: []", "  violations: []\n  events: {lease.expird: 0}"
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "lease.expird")
+    assert str(caught.value) == (
+        f"{path}:{line}: expect.events.lease.expird: no event kind is named "
+        "'lease.expird'; did you mean 'lease.expired'?"
+    )
+
+
+def test_an_event_kind_unlike_any_lists_the_families() -> None:
+    data = {**MINIMAL, "expect": {"events": {"zz.top": 1}}}
+
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_mapping(data, source="<x>")
+
+    assert str(caught.value) == (
+        "<x>: expect.events.zz.top: no event kind is named 'zz.top'; the kinds are "
+        "agent.*, doc.*, fault.*, lease.*, owner.*, project.* and run.*"
+    )
+
+
+def test_an_expected_status_must_be_one_a_project_can_have(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  status: completed", "  status: finished")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "status: finished")
+    assert str(caught.value) == (
+        f"{path}:{line}: expect.status: Input should be 'pending', 'in_progress', "
+        "'completed' or 'blocked' (got 'finished')"
+    )
+
+
+def test_the_statuses_are_those_agents_write_and_the_document_starts_at() -> None:
+    tree = ast.parse((ROOT / "agents" / "base.py").read_text(encoding="utf-8"))
+    written = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr == "set_field" and ast.literal_eval(node.args[0]) == "status":
+            written.add(ast.literal_eval(node.args[1]))
+        for keyword in node.keywords:
+            if node.func.attr == "set_fields" and keyword.arg == "status":
+                written.add(ast.literal_eval(keyword.value))
+    start = YAML(typ="safe").load((ROOT / "AGENCY.md").read_text().split("---")[1])
+
+    assert written | {start["status"]} == set(get_args(ProjectStatus))
+
+
+def test_a_probe_keyword_its_function_lacks_is_bad_input(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path, "kwargs: {allow_unicode: true}", "kwargs: {no_such_kw: true}"
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "no_such_kw")
+    assert str(caught.value) == (
+        f"{path}:{line}: probes.strings.4.kwargs.no_such_kw: utils.strings.slugify() "
+        "got an unexpected keyword argument 'no_such_kw'"
+    )
+
+
+def test_probe_arguments_its_function_cannot_take_are_bad_input(
+    tmp_path: Path,
+) -> None:
+    path = variant(tmp_path, 'args: ["Straße in Köln"]', "args: [a, b, c, d]")
+
+    with pytest.raises(
+        ScenarioError,
+        match=r":\d+: probes\.strings\.3\.args: utils\.strings\.slugify\(\) "
+        r"too many positional arguments$",
+    ):
+        load_scenario(path)
+
+
+def test_a_probe_of_a_function_taking_any_keyword_is_not_refused(
+    tmp_path: Path,
+) -> None:
+    path = variant(
+        tmp_path,
+        '      args: ["a..b@example.com"]\n',
+        '      args: ["a..b@example.com"]\n      kwargs: {allow_quoted_local: true}\n',
+    )
+
+    scenario = load_scenario(path)
+
+    assert scenario.probes["validators"][6].kwargs == {"allow_quoted_local": True}
+
+
+def test_a_probe_of_a_function_without_a_signature_is_not_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # max() is a C function inspect.signature cannot read.
+    monkeypatch.setattr("utils.strings.slugify", max)
+    path = variant(tmp_path, "kwargs: {allow_unicode: true}", "kwargs: {key: null}")
+
+    scenario = load_scenario(path)
+
+    assert scenario.probes["strings"][4].kwargs == {"key": None}
+
+
+@pytest.mark.parametrize(
+    "attr", ["__class__.__init__.__globals__", "normalized.__class__", "_cache"]
+)
+def test_a_probe_attr_may_not_reach_private_names(tmp_path: Path, attr: str) -> None:
+    path = variant(tmp_path, "attr: normalized\n", f"attr: {attr}\n")
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    first = next(name for name in attr.split(".") if name.startswith("_"))
+    line = line_of(path, f"attr: {attr}")
+    assert str(caught.value) == (
+        f"{path}:{line}: probes.validators.0.attr: 'attr' names public attributes "
+        f"only, got {first!r}"
+    )
+
+
+def test_a_fault_for_an_unknown_agent_names_the_faults_line(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "expect:\n",
+        "faults:\n  - {agent: agent-a, kind: crash, at: 5m}\n"
+        "  - {agent: ghost, kind: crash, at: 5m}\n\nexpect:\n",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "agent: ghost")
+    assert str(caught.value) == (
+        f"{path}:{line}: faults.1.agent: no agent has the id 'ghost'"
+    )
+
+
+def test_an_expected_outcome_for_an_unknown_agent_names_its_line(
+    tmp_path: Path,
+) -> None:
+    path = variant(
+        tmp_path,
+        "  violations: []",
+        "  violations: []\n  outcomes:\n    agent-a: completed\n    ghost: crashed",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "ghost: crashed")
+    assert str(caught.value) == (
+        f"{path}:{line}: expect.outcomes.ghost: no agent has the id 'ghost'"
+    )
+
+
+def test_two_variants_may_not_share_a_name(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "  violations: []",
+        "  violations: []\nvariants:\n  - name: loose\n    locks: {mode: loose}\n"
+        "  - name: loose\n",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    second = [i for i, line in enumerate(lines, 1) if line == "  - name: loose"][1]
+    assert str(caught.value) == (
+        f"{path}:{second}: variants.1.name: variants 0 and 1 share the name 'loose'"
+    )
+
+
+def test_a_variant_that_breaks_the_scenario_names_the_line_of_its_change(
+    tmp_path: Path,
+) -> None:
+    path = variant(
+        tmp_path,
+        "  violations: []",
+        "  violations: []\nvariants:\n  - name: haunted\n"
+        "    faults: [{agent: ghost, kind: crash, at: 5m}]\n",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "agent: ghost")
+    assert str(caught.value) == (
+        f"{path}:{line}: variants.0: its change of faults.0.agent breaks it: "
+        "no agent has the id 'ghost'"
+    )
+
+
+def test_an_error_of_the_whole_scenario_names_no_field() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_mapping({**MINIMAL, "agents": []}, source="<x>")
+
+    assert caught.value.field is None
+    assert str(caught.value) == "<x>: a scenario needs 'agents', a 'swarm', or both"
+
+
+def test_a_timestamp_where_an_offset_goes_says_so(tmp_path: Path) -> None:
+    path = variant(
+        tmp_path,
+        "expect:\n",
+        "faults:\n  - {agent: agent-a, kind: crash, at: 1990-01-01T00:00:00Z}\n\n"
+        "expect:\n",
+    )
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "at: 1990")
+    assert str(caught.value) == (
+        f"{path}:{line}: faults.0.at: 'at' is an offset from the run's start such "
+        "as '5m' or 300, not a timestamp (got 1990-01-01T00:00:00Z)"
+    )
+
+
+def test_a_timestamp_where_a_duration_goes_says_so() -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^a duration is a number of seconds or '5m', not a timestamp "
+        r"\(got 2025-01-01T10:00:00\+01:00\)$",
+    ):
+        parse_duration(datetime.fromisoformat("2025-01-01T10:00:00+01:00"))
+
+
+def test_dates_and_bytes_in_messages_read_as_written() -> None:
+    data = {**MINIMAL, "seed": b"42", "start": date(2025, 1, 1)}
+
+    with pytest.raises(ScenarioError) as caught:
+        scenario_from_mapping(data, source="<x>")
+
+    assert str(caught.value) == (
+        "<x>: seed: Input should be a valid integer (got binary data (2 bytes))\n"
+        "  <x>: start: Input should have timezone info (got 2025-01-01)"
+    )
+
+
+def test_a_number_too_large_to_read_names_its_line(tmp_path: Path) -> None:
+    path = variant(tmp_path, "seed: 42", "seed: " + "9" * 5000)
+
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+
+    line = line_of(path, "seed: 999")
+    assert str(caught.value) == (
+        f"{path}:{line}: seed: the number is too large (5000 digits; at most 4300)"
+    )
