@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import json
+import re
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -132,6 +133,75 @@ def test_path_like_zone_name_is_a_timezone_error() -> None:
         format_date(NOON_UTC, tz="../../etc/passwd")
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["A" * 300, "Europe", "a\x00b", "/etc/localtime", "Etc/../UTC", "__init__.py"],
+)
+def test_malformed_zone_name_is_a_timezone_error_in_every_function(name: str) -> None:
+    """Names zoneinfo cannot even look up (too long, a directory, a NUL, a
+    path, a tzdata file that is no zone) are refused like unknown ones."""
+    pattern = r"^unknown time zone .*; expected an IANA name"
+    with pytest.raises(TimezoneError, match=pattern):
+        format_date(NOON_UTC, tz=name)
+    with pytest.raises(TimezoneError, match=pattern):
+        to_timezone(NOON_UTC, name)
+    with pytest.raises(TimezoneError, match=pattern):
+        parse_date("2025-11-23T10:00", tz=name)
+
+
+def test_huge_zone_name_is_shortened_in_the_error() -> None:
+    """A name of 300 characters shows its start and its length."""
+    with pytest.raises(
+        TimezoneError, match=r"^unknown time zone 'A{40}'\.\.\. \(300 chars\);"
+    ):
+        format_date(NOON_UTC, tz="A" * 300)
+
+
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [
+        (datetime.max.replace(tzinfo=UTC), "Asia/Tokyo"),
+        (datetime.min.replace(tzinfo=UTC), "America/New_York"),
+    ],
+)
+def test_conversion_outside_the_years_of_datetime_is_a_timezone_error(
+    value: datetime, zone: str
+) -> None:
+    """datetime.max in UTC is already year 10000 in Tokyo."""
+    pattern = rf"^{re.escape(value.isoformat())} in {zone} falls outside years 1 to"
+    with pytest.raises(TimezoneError, match=pattern):
+        format_date(value, "iso", tz=zone)
+    with pytest.raises(TimezoneError, match=pattern):
+        to_timezone(value, zone)
+
+
+def test_parsed_time_converted_past_year_9999_is_a_timezone_error() -> None:
+    """The last second of 9999 in UTC has no wall time in Tokyo."""
+    with pytest.raises(TimezoneError, match=r"^9999-12-31T23:59:59\+00:00 in Asia/"):
+        parse_date("9999-12-31T23:59:59Z", tz="Asia/Tokyo")
+
+
+def test_format_date_takes_the_gap_and_fold_policies_its_errors_name() -> None:
+    """A naive value in a gap or fold of tz is resolved as to_timezone does."""
+    gap, fold = datetime(2025, 3, 30, 2, 30), datetime(2025, 10, 26, 2, 30)
+    with pytest.raises(TimezoneError, match=r"^2025-03-30T02:30:00 .*pass on_gap="):
+        format_date(gap, tz=BERLIN)
+    with pytest.raises(TimezoneError, match=r"^2025-10-26T02:30:00 .*pass on_fold="):
+        format_date(fold, tz=BERLIN)
+
+    assert format_date(gap, tz=BERLIN, on_gap="shift_forward") == (
+        "2025-03-30T03:00:00+02:00"
+    )
+    assert format_date(gap, tz=BERLIN, on_gap="earlier") == "2025-03-30T01:30:00+01:00"
+    assert format_date(fold, tz=BERLIN, on_fold="later") == "2025-10-26T02:30:00+01:00"
+
+
+def test_format_date_checks_its_policies_even_without_a_zone() -> None:
+    """A misspelled policy is an error, not silently unused."""
+    with pytest.raises(ValueError, match=r"^unknown on_fold policy 'last'"):
+        format_date(NOON_UTC, on_fold="last")  # type: ignore[arg-type]
+
+
 def test_format_refuses_a_string() -> None:
     """Text is not a date; parse it first."""
     with pytest.raises(TypeError, match="got str"):
@@ -231,6 +301,19 @@ def test_time_with_offset_is_converted_into_tz() -> None:
 
     assert isinstance(parsed, datetime)
     assert (parsed.hour, parsed.tzinfo) == (11, BERLIN)
+
+
+def test_parse_date_takes_the_gap_and_fold_policies_its_errors_name() -> None:
+    """A wall time in a gap or fold of tz is resolved as to_timezone does."""
+    with pytest.raises(TimezoneError, match=r"^2025-03-30T02:30:00 .*pass on_gap="):
+        parse_date("2025-03-30T02:30", tz=BERLIN)
+
+    later = parse_date("2025-03-30T02:30", tz=BERLIN, on_gap="later")
+    second = parse_date("2025-10-26T02:30", tz=BERLIN, on_fold="later")
+
+    assert later == datetime(2025, 3, 30, 3, 30, tzinfo=BERLIN)
+    assert isinstance(second, datetime)
+    assert second.utcoffset() == timedelta(hours=1)
 
 
 def test_hour_24_is_the_next_midnight() -> None:

@@ -8,7 +8,8 @@ reject bad data can catch the built-in class. The hierarchy::
     ├── InvalidEmailError        utils.validators: not a usable mailbox
     ├── DateParseError           utils.formatters: text is not a date
     ├── TimezoneError            utils.formatters: unknown zone, naive value,
-    │                            or a wall time in a DST gap or fold
+    │                            a wall time in a DST gap or fold, or a
+    │                            conversion that leaves years 1 to 9999
     ├── JSONParseError           utils.parsers: not well-formed JSON
     └── SchemaValidationError    utils.parsers: JSON that breaks a schema
 """
@@ -62,8 +63,9 @@ class DateParseError(ValueError):
 
 class TimezoneError(ValueError):
     """A zone that does not exist, a naive value where a zone is required,
-    or a wall time that a DST transition skips or repeats under a policy
-    that refuses it."""
+    a wall time that a DST transition skips or repeats under a policy that
+    refuses it, or a value whose time in the zone falls outside years 1 to
+    9999, the range of :class:`datetime.datetime`."""
 
 
 class JSONParseError(ValueError):

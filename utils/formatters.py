@@ -56,10 +56,12 @@ __all__ = [
 ]
 
 GapPolicy = Literal["raise", "earlier", "later", "shift_forward"]
-"""What :func:`to_timezone` does with a wall time that a DST change skips."""
+"""What :func:`to_timezone` (and :func:`format_date` and :func:`parse_date`,
+which call it) does with a wall time that a DST change skips."""
 
 FoldPolicy = Literal["raise", "earlier", "later"]
-"""What :func:`to_timezone` does with a wall time that a DST change repeats."""
+"""What :func:`to_timezone` (and :func:`format_date` and :func:`parse_date`,
+which call it) does with a wall time that a DST change repeats."""
 
 _NAMED_STYLES: Final = ("iso", "us", "eu", "rfc2822", "note")
 _PARSE_STYLES: Final = ("iso", "us", "eu", "any")
@@ -142,6 +144,8 @@ def format_date(
     style: str = "iso",
     *,
     tz: str | tzinfo | None = None,
+    on_gap: GapPolicy = "raise",
+    on_fold: FoldPolicy = "raise",
 ) -> str:
     """Render a date or datetime in a named style or a strftime pattern.
 
@@ -163,12 +167,15 @@ def format_date(
         tz: an IANA zone name or a ``tzinfo``. An aware value is converted
             into it; a naive value is taken to be a wall time in it. A plain
             ``date`` has no time to convert and is rendered as given.
+        on_gap, on_fold: what to do with a naive value that a DST change
+            in ``tz`` skips or repeats, as in :func:`to_timezone`.
 
     Raises:
         TypeError: ``value`` is not a date or datetime.
-        ValueError: ``style`` is unknown.
+        ValueError: ``style`` or a policy is unknown.
         TimezoneError: ``value`` is naive and ``tz`` is not given, ``tz``
-            names no known zone, or a naive value falls in a DST gap or fold.
+            names no known zone, a policy refuses a naive value in a DST gap
+            or fold, or the value in ``tz`` falls outside years 1 to 9999.
     """
     if not isinstance(value, date):
         raise TypeError(
@@ -179,11 +186,12 @@ def format_date(
             f"unknown date style {style!r}; expected one of "
             f"{', '.join(map(repr, _NAMED_STYLES))} or a strftime pattern with '%'"
         )
+    _check_policies(on_gap, on_fold)
     zone = _resolve_zone(tz) if tz is not None else None
 
     if isinstance(value, datetime):
         if zone is not None:
-            value = to_timezone(value, zone)
+            value = to_timezone(value, zone, on_gap=on_gap, on_fold=on_fold)
         elif value.utcoffset() is None:
             raise TimezoneError(
                 f"cannot format the naive datetime {value.isoformat()!r}: its "
@@ -238,6 +246,8 @@ def parse_date(
     *,
     style: str | None = None,
     tz: str | tzinfo | None = None,
+    on_gap: GapPolicy = "raise",
+    on_fold: FoldPolicy = "raise",
 ) -> datetime | date:
     """Parse a date or date-time.
 
@@ -263,6 +273,8 @@ def parse_date(
         tz: an IANA zone name or a ``tzinfo``. A time with no offset is
             taken to be a wall time in ``tz``; a time with an offset is
             converted into it. A date alone is returned as a ``date``.
+        on_gap, on_fold: what to do with a wall time that a DST change in
+            ``tz`` skips or repeats, as in :func:`to_timezone`.
 
     Returns:
         A ``date`` when the text holds only a date, otherwise a
@@ -270,10 +282,11 @@ def parse_date(
 
     Raises:
         TypeError: ``text`` is not a str.
-        ValueError: ``style`` is unknown.
+        ValueError: ``style`` or a policy is unknown.
         DateParseError: the text is not a date in that style.
-        TimezoneError: ``tz`` names no known zone, or the wall time falls in
-            a DST gap or fold of ``tz``.
+        TimezoneError: ``tz`` names no known zone, a policy refuses a wall
+            time in a DST gap or fold of ``tz``, or the value in ``tz`` falls
+            outside years 1 to 9999.
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_date() needs a str, got {type(text).__name__}")
@@ -282,6 +295,7 @@ def parse_date(
             f"unknown parse style {style!r}; expected None or one of "
             f"{', '.join(map(repr, _PARSE_STYLES))}"
         )
+    _check_policies(on_gap, on_fold)
     zone = _resolve_zone(tz) if tz is not None else None
 
     if style in ("us", "eu"):
@@ -293,7 +307,7 @@ def parse_date(
 
     if zone is None or not isinstance(parsed, datetime):
         return parsed
-    return to_timezone(parsed, zone)
+    return to_timezone(parsed, zone, on_gap=on_gap, on_fold=on_fold)
 
 
 def _parse_iso(text: str) -> datetime | date:
@@ -679,21 +693,23 @@ def to_timezone(
     Raises:
         TypeError: ``value`` is not a datetime.
         ValueError: a policy is unknown.
-        TimezoneError: ``tz`` names no known zone, or the policy refuses a
-            gap or fold.
+        TimezoneError: ``tz`` names no known zone, the policy refuses a gap
+            or fold, or the value in ``tz`` falls outside years 1 to 9999
+            (``datetime.max`` in UTC is already the next year in Tokyo).
     """
     if not isinstance(value, datetime):
         raise TypeError(f"to_timezone() needs a datetime, got {type(value).__name__}")
-    if on_gap not in _GAP_POLICIES:
-        raise ValueError(f"unknown on_gap policy {on_gap!r}; expected {_GAP_POLICIES}")
-    if on_fold not in _FOLD_POLICIES:
-        raise ValueError(
-            f"unknown on_fold policy {on_fold!r}; expected {_FOLD_POLICIES}"
-        )
+    _check_policies(on_gap, on_fold)
     zone = _resolve_zone(tz)
 
     if value.utcoffset() is not None:
-        return value.astimezone(zone)
+        try:
+            return value.astimezone(zone)
+        except OverflowError:
+            raise TimezoneError(
+                f"{value.isoformat()} in {_zone_name(zone)} falls outside years "
+                "1 to 9999, the range datetime can hold"
+            ) from None
 
     first = value.replace(tzinfo=zone, fold=0)
     second = value.replace(tzinfo=zone, fold=1)
@@ -714,6 +730,15 @@ def to_timezone(
         f"{value.isoformat()} happens twice in {_zone_name(zone)} (clocks go "
         "back); pass on_fold='earlier' or 'later', or set fold=1"
     )
+
+
+def _check_policies(on_gap: str, on_fold: str) -> None:
+    if on_gap not in _GAP_POLICIES:
+        raise ValueError(f"unknown on_gap policy {on_gap!r}; expected {_GAP_POLICIES}")
+    if on_fold not in _FOLD_POLICIES:
+        raise ValueError(
+            f"unknown on_fold policy {on_fold!r}; expected {_FOLD_POLICIES}"
+        )
 
 
 def _resolve_gap(
@@ -759,10 +784,13 @@ def _resolve_zone(tz: str | tzinfo) -> tzinfo:
         )
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        # ValueError covers keys that are not names at all, like "../x".
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # ValueError covers keys that are not names at all ("../x", "a\0b",
+        # a file of tzdata that is no zone); OSError the lookups a name turns
+        # into: too long for a file name, or a directory such as "Europe".
+        shown = repr(tz) if len(tz) <= 64 else f"{tz[:40]!r}... ({len(tz)} chars)"
         raise TimezoneError(
-            f"unknown time zone {tz!r}; expected an IANA name such as "
+            f"unknown time zone {shown}; expected an IANA name such as "
             "'Europe/Berlin' or 'UTC'"
         ) from None
 
