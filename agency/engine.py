@@ -27,7 +27,7 @@ from agency.document import AgencyDocument
 from agency.errors import DocumentError, ScenarioError, SimulationError
 from agency.invariants import Violation, check
 from agency.locks import LockManager, LockMode
-from agency.scenario import Scenario, check_scenario, count_holds
+from agency.scenario import AGENT_STATUSES, Scenario, check_scenario, count_holds
 from agency.store import DocumentStore, WriteRecord
 from agency.trace import Event, Trace
 from agents.base import Agent, AgentContext, AgentResult, rehearse
@@ -445,6 +445,15 @@ def preflight(scenario: Scenario) -> str:
         raise ScenarioError(str(path), f"{field}: {reason}")
     text = path.read_bytes().decode("utf-8")
     document = AgencyDocument.parse(text, source=str(path))
+    wanted = scenario.expect.status
+    reachable = (*AGENT_STATUSES, str(document.status))
+    if wanted is not None and wanted not in reachable:
+        raise ScenarioError(
+            str(path),
+            f"expect.status: no run of {scenario.name} can end {wanted!r}: agents "
+            f"write {', '.join(AGENT_STATUSES)}, and this document starts "
+            f"{document.status!s}",
+        )
     try:
         for spec in scenario.agents:
             rehearse(document, spec, scenario.start)

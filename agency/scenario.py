@@ -57,6 +57,7 @@ from agency.invariants import INVARIANTS
 from agency.locks import LockMode
 
 __all__ = [
+    "AGENT_STATUSES",
     "EVENT_KINDS",
     "MAX_DURATION",
     "MAX_FILE_BYTES",
@@ -70,7 +71,6 @@ __all__ = [
     "LockSettings",
     "Outcome",
     "Probe",
-    "ProjectStatus",
     "RandomFaults",
     "Range",
     "Scenario",
@@ -100,9 +100,9 @@ Outcome = Literal[
     "stopped",
 ]
 
-#: The project statuses an AGENCY.md's ``status`` field goes through in a
-#: run: a document starts ``pending``, and agents write the others.
-ProjectStatus = Literal["pending", "in_progress", "completed", "blocked"]
+#: The project statuses agents write into AGENCY.md's ``status`` field; a
+#: run ends in one of them or in the status its document started with.
+AGENT_STATUSES = ("in_progress", "completed", "blocked")
 #: Every kind of event a run can record, for ``expect.events`` to name. An
 #: agent's run ends with an ``agent.OUTCOME`` event.
 EVENT_KINDS: tuple[str, ...] = (
@@ -663,7 +663,7 @@ class Expectations(_Model):
             those a run records (``EVENT_KINDS``).
     """
 
-    status: ProjectStatus | None = "completed"
+    status: Annotated[str, Field(min_length=1, max_length=200)] | None = "completed"
     violations: Annotated[list[str], AfterValidator(_known_invariants)] = []
     blocked: bool | None = None
     outcomes: dict[str, Outcome] = {}

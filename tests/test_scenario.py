@@ -13,12 +13,13 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
+from agency.engine import preflight
 from agency.errors import ScenarioError
 from agency.locks import LockMode
 from agency.scenario import (
+    AGENT_STATUSES,
     EVENT_KINDS,
     Outcome,
-    ProjectStatus,
     Scenario,
     load_scenario,
     parse_duration,
@@ -518,20 +519,27 @@ def test_an_event_kind_unlike_any_lists_the_families() -> None:
     )
 
 
-def test_an_expected_status_must_be_one_a_project_can_have(tmp_path: Path) -> None:
+def test_an_expected_status_must_be_one_a_run_can_end_in(tmp_path: Path) -> None:
     path = variant(tmp_path, "  status: completed", "  status: finished")
+    scenario = load_scenario(path)
 
     with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
+        preflight(scenario)
 
-    line = line_of(path, "status: finished")
     assert str(caught.value) == (
-        f"{path}:{line}: expect.status: Input should be 'pending', 'in_progress', "
-        "'completed' or 'blocked' (got 'finished')"
+        f"{scenario.document}: expect.status: no run of parallel can end "
+        "'finished': agents write in_progress, completed, blocked, and this "
+        "document starts pending"
     )
 
 
-def test_the_statuses_are_those_agents_write_and_the_document_starts_at() -> None:
+def test_the_status_a_document_starts_with_may_be_expected(tmp_path: Path) -> None:
+    path = variant(tmp_path, "  status: completed", "  status: pending")
+
+    preflight(load_scenario(path))
+
+
+def test_the_agent_statuses_are_those_agents_write() -> None:
     tree = ast.parse((ROOT / "agents" / "base.py").read_text(encoding="utf-8"))
     written = set()
     for node in ast.walk(tree):
@@ -542,9 +550,8 @@ def test_the_statuses_are_those_agents_write_and_the_document_starts_at() -> Non
         for keyword in node.keywords:
             if node.func.attr == "set_fields" and keyword.arg == "status":
                 written.add(ast.literal_eval(keyword.value))
-    start = YAML(typ="safe").load((ROOT / "AGENCY.md").read_text().split("---")[1])
 
-    assert written | {start["status"]} == set(get_args(ProjectStatus))
+    assert written == set(AGENT_STATUSES)
 
 
 def test_a_probe_keyword_its_function_lacks_is_bad_input(tmp_path: Path) -> None:
