@@ -14,7 +14,8 @@ import asyncio
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +114,11 @@ def run_scenario(
 ) -> RunResult:
     """Run a scenario on a fresh virtual loop.
 
+    Called where an event loop is already running (a Jupyter cell, or a
+    coroutine), the run takes a thread of its own and blocks the caller
+    until it ends; inside a coroutine, ``await asyncio.to_thread(...)``
+    keeps the caller's loop free meanwhile.
+
     Args:
         scenario: the validated scenario (its ``seed`` is the one used). A
             scenario with variants runs as written; see
@@ -135,7 +141,6 @@ def run_scenario(
             ``workdir`` cannot take the run's outputs.
         SimulationError: the run deadlocked or passed ``max_events`` (the
             trace so far is in ``partial_trace``, and in ``workdir``).
-        RuntimeError: called from async code (it runs a loop of its own).
     """
     if not isinstance(scenario, Scenario):
         raise TypeError(
@@ -145,12 +150,11 @@ def run_scenario(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        pass
+        nested = False
     else:
-        raise RuntimeError(
-            "run_scenario() runs its own virtual-time loop; call it from "
-            "synchronous code (or in a worker thread), not inside a running loop"
-        )
+        # A Jupyter cell runs inside the kernel's loop; a loop cannot run
+        # inside another in one thread, so the run gets a thread of its own.
+        nested = True
     # model_copy(update=...) checks nothing, so check again; a swarm becomes
     # its agents here, from the seed.
     scenario = scenario.validated().population()
@@ -167,7 +171,7 @@ def run_scenario(
         )
 
     try:
-        result = _clock.run(main)
+        result = _in_own_thread(main) if nested else _clock.run(main)
     except SimulationError as exc:
         if traces:
             exc.partial_trace = traces[0].jsonl()
@@ -186,6 +190,11 @@ def run_scenario(
     if workdir is not None:
         _write_output(workdir / "trace.jsonl", result.trace.jsonl())
     return result
+
+
+def _in_own_thread(main: Callable[[], Awaitable[RunResult]]) -> RunResult:
+    with ThreadPoolExecutor(1, thread_name_prefix="agency-run") as pool:
+        return pool.submit(_clock.run, main).result()
 
 
 def _os_error(exc: BaseException) -> OSError | None:
