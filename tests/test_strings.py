@@ -382,7 +382,9 @@ def test_sanitize_strips_tags_scripts_and_styles() -> None:
 
 
 def test_sanitize_decodes_entities_to_plain_text() -> None:
-    assert sanitize("Fish &amp; Chips &lt;b&gt;") == "Fish & Chips <b>"
+    # This once decoded "&lt;b&gt;" to "<b>"; a decoded tag is now stripped
+    # like any other (see the tests below), so the references here form none.
+    assert sanitize("Fish &amp; Chips &lt; 3 &gt; 2") == "Fish & Chips < 3 > 2"
 
 
 def test_sanitize_normalizes_to_nfc_after_removing_controls() -> None:
@@ -391,6 +393,67 @@ def test_sanitize_normalizes_to_nfc_after_removing_controls() -> None:
 
 def test_sanitize_keeps_text_that_only_looks_like_markup() -> None:
     assert sanitize("1 < 2 and 3 > 2") == "1 < 2 and 3 > 2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("&lt;script&gt;alert(1)&lt;/script&gt;", ""),
+        ("x &lt;b&gt;bold&lt;/b&gt; y", "x bold y"),
+        ("<p>&lt;img src=x onerror=alert(1)&gt;</p>ok", "ok"),
+    ],
+)
+def test_sanitize_strip_removes_tags_that_decoding_brings_about(
+    text: str, expected: str
+) -> None:
+    assert sanitize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<<x>script>alert(1)<<x>/script>", ""),
+        ("<<<i>i>b>bold", "bold"),
+        ("<\x00b>bold", "bold"),
+        ("<\u212a>kelvin", "kelvin"),
+    ],
+)
+def test_sanitize_strip_removes_tags_that_removing_markup_or_controls_forms(
+    text: str, expected: str
+) -> None:
+    # KELVIN SIGN becomes a Latin K under NFC, and so "<K>".
+    assert sanitize(text) == expected
+
+
+def test_sanitize_strip_decodes_references_only_once() -> None:
+    assert sanitize("<p>&amp;lt;b&amp;gt; &amp;amp;</p>") == "&lt;b&gt; &amp;"
+
+
+def test_sanitize_strip_keeps_a_decoded_less_than_that_starts_no_tag() -> None:
+    assert sanitize("&lt;3 and 1 &lt; 2, x&lt;=y") == "<3 and 1 < 2, x<=y"
+
+
+def test_sanitize_strip_drops_a_less_than_that_would_open_a_tag() -> None:
+    # A tag left open at the end (Python 3.11's parser keeps it as text).
+    assert sanitize("a <b and &lt;/c") == "a b and /c"
+
+
+def test_sanitize_strip_drops_the_openers_of_nesting_too_deep_to_unwind() -> None:
+    # Each round of stripping unwinds one level; after a few the "<" go.
+    result = sanitize("<" * 20_000 + "x>" * 20_000)
+
+    assert result == "x>" * (len(result) // 2)
+    assert len(result) > 39_000
+
+
+_MARKUP_PIECES = ["<", ">", "&lt;", "&gt;", "&amp;", "/", "!", "b", " ", "\x00"]
+
+
+@given(st.lists(st.sampled_from(_MARKUP_PIECES), max_size=30).map("".join))
+def test_sanitize_strip_never_returns_a_character_that_opens_a_tag(
+    text: str,
+) -> None:
+    assert re.search(r"<[A-Za-z/!?]", sanitize(text)) is None
 
 
 def _slugify_cases() -> list[dict[str, Any]]:

@@ -502,9 +502,13 @@ def sanitize(
     Markup is then handled by ``html``:
 
     - ``"strip"``: tags, comments and the content of ``<script>`` and
-      ``<style>`` are removed and character references decoded. The result
-      is plain text, not safe to insert into HTML: ``&lt;script&gt;`` comes
-      back as a literal ``<script>``.
+      ``<style>`` are removed and character references decoded, once. The
+      result is plain text in which nothing starts a tag: markup that only
+      decoding or removing other markup brings about (``&lt;b&gt;``,
+      ``<<i>b>``) is removed as well, and a ``<`` still followed by a
+      letter, ``/``, ``!`` or ``?`` (a tag left open at the end) is dropped.
+      A ``<`` that starts no tag stays: ``1 &lt; 2`` gives ``1 < 2``. It is
+      still text, not HTML: escape it before inserting it into a page.
     - ``"escape"``: no markup is removed; ``&``, ``<``, ``>`` and quotes are
       escaped, so the result shows the markup as text inside HTML.
     - ``"clean"``: ``nh3.clean`` keeps the allow-listed ``tags`` and
@@ -532,6 +536,8 @@ def sanitize(
 
     >>> sanitize("a &amp; b\\r\\nline\\x1b[31m")
     'a & b\\nline[31m'
+    >>> sanitize("&lt;script&gt;alert(1)&lt;/script&gt;1 &lt; 2")
+    '1 < 2'
     """
     if html not in _HTML_MODES:
         raise ValueError(f"html must be one of {', '.join(_HTML_MODES)}; got {html!r}")
@@ -544,6 +550,8 @@ def sanitize(
         elif "&" in text:
             text = _html.unescape(text)
     text = _plain(text)
+    if html == "strip" and "<" in text:
+        text = _without_new_markup(text)
     if html == "escape":
         return _html.escape(text)
     if html == "clean":
@@ -570,6 +578,38 @@ def _plain(text: str) -> str:
     # combining mark together that NFC should then compose.
     text = _UNSAFE.sub("", text)
     return unicodedata.normalize("NFC", text)
+
+
+# A "<" that starts a tag, an end tag, a comment or a declaration in HTML
+# (WHATWG HTML, tag open state), with any "<" just before it.
+_TAG_OPEN = re.compile(r"<+(?=[A-Za-z/!?])")
+# Rounds of stripping again before any "<" left that opens a tag is dropped;
+# each round costs a parse, and only nested constructions need a second.
+_STRIP_ROUNDS = 3
+
+
+def _without_new_markup(text: str) -> str:
+    """Strip markup that stripping, decoding and :func:`_plain` brought about.
+
+    Decoding ``&lt;b&gt;``, removing the tag from ``<<i>b>``, removing the
+    control from ``<\\x00b>`` or NFC turning ``<\\u212a>`` (KELVIN SIGN)
+    into ``<K>`` each leave a tag the input did not have. Such markup is
+    stripped like the rest, rather than left escaped while other references
+    are decoded: "strip" promises plain text, and text holding ``&lt;b&gt;``
+    would give the tag back to the next reader that decodes it. ``&`` is
+    escaped for these rounds so that nothing is decoded twice
+    (``&amp;lt;`` stays ``&lt;``). A ``<`` that still opens a tag after a few
+    rounds (deeper nesting, or a tag left open at the end) is dropped, so
+    that the result holds no tag whatever follows it.
+    """
+    for _ in range(_STRIP_ROUNDS):
+        if _TAG_OPEN.search(text) is None:
+            return text
+        stripped = _text_content(text.replace("&", "&amp;"))
+        if stripped == text:
+            break
+        text = unicodedata.normalize("NFC", stripped)
+    return _TAG_OPEN.sub("", text)
 
 
 class _TextExtractor(HTMLParser):
