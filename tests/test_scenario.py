@@ -392,7 +392,7 @@ def test_an_unknown_yaml_tag_is_refused(tmp_path: Path) -> None:
 def test_an_oversized_file_is_refused_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("agency.scenario.MAX_FILE_BYTES", 100)
+    monkeypatch.setattr("agency._yaml.MAX_FILE_BYTES", 100)
     path = variant(tmp_path, "seed: 42", "seed: 42")
 
     with pytest.raises(ScenarioError, match="larger than 0 MiB; not a scenario"):
