@@ -15,24 +15,23 @@ to people and programs.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import shlex
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event
 from types import TracebackType
-from typing import IO, Any
-
-from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+from typing import IO, TYPE_CHECKING, Any
 
 from agency.engine import run_scenario
 from agency.errors import ScenarioError, SimulationError
 from agency.scenario import Scenario
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.synchronize import Event
 
 __all__ = [
     "MAX_SEEDS",
@@ -369,6 +368,10 @@ def _sweep_in_pool(
 ) -> list[SeedOutcome]:
     size = max(1, min(_MAX_CHUNK, math.ceil(len(seeds) / (workers * _IN_FLIGHT))))
     chunks = (tuple(seeds[i : i + size]) for i in range(0, len(seeds), size))
+    # Imported here: a single run through the CLI should not pay for them.
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
     context = multiprocessing.get_context(_start_method())
     stop = context.Event()
     pool = ProcessPoolExecutor(
@@ -420,6 +423,8 @@ def _submit(
 
 
 def _start_method() -> str:
+    import multiprocessing
+
     # fork starts a worker in milliseconds with everything imported; it is
     # safe on Linux only (macOS frameworks break after fork), and absent on
     # Windows.
@@ -542,6 +547,8 @@ class ProgressBar:
     def __call__(self, done: int, failing: int) -> None:
         """Move the bar to ``done`` seeds, ``failing`` of them failing."""
         if self._bar is None:
+            from tqdm import tqdm  # type: ignore[import-untyped,unused-ignore]
+
             self._bar = tqdm(
                 total=self._total,
                 desc=self._label,
