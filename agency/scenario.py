@@ -810,7 +810,9 @@ class Scenario(_Model):
             ScenarioError: a field breaks the model; the message names it.
         """
         try:
-            return Scenario.model_validate(self.model_dump())
+            # warnings=False: a field set to a plain value (mode="loose" for
+            # an enum) is what this is here to check, not to warn about.
+            return Scenario.model_validate(self.model_dump(warnings=False))
         except ValidationError as exc:
             raise _scenario_error("<scenario>", None, exc) from None
 

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -465,3 +466,16 @@ def test_a_trace_that_cannot_be_written_is_a_clear_error_and_leaves_nothing(
 
     assert not (tmp_path / "trace.jsonl").exists()
     assert not (tmp_path / ".trace.jsonl.partial").exists()
+
+
+def test_a_setting_changed_through_model_copy_runs_without_warnings(
+    scenario: Scenario,
+) -> None:
+    locks = scenario.locks.model_copy(update={"mode": "loose"})
+    loose = scenario.model_copy(update={"locks": locks})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = run_scenario(loose)
+
+    assert result.events[0].data["mode"] == "loose"
