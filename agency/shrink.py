@@ -15,6 +15,7 @@ violations it shows.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -311,8 +312,9 @@ def write_scenario(
 ) -> None:
     """Save ``scenario`` as a YAML file that replays it on its own.
 
-    The document path is written relative to the file's folder when it can
-    be; durations are written in seconds.
+    The document path is written relative to the file's folder when both
+    lie under the current folder (a project moved as a whole still replays),
+    and absolute otherwise; durations are written in seconds.
 
     Args:
         scenario: what to save.
@@ -323,11 +325,7 @@ def write_scenario(
     data["name"] = scenario.name
     data["seed"] = scenario.seed
     data["start"] = scenario.start.isoformat().replace("+00:00", "Z")
-    try:
-        document = os.path.relpath(scenario.document, path.parent.resolve())
-    except ValueError:  # another drive on Windows
-        document = str(scenario.document)
-    data["document"] = Path(document).as_posix()
+    data["document"] = _document_path(scenario.document, path.parent.resolve())
     data["expect"] = scenario.expect.model_dump(mode="json", exclude_defaults=True)
     order = ["name", "description", "seed", "start", "document"]
     ordered = {key: data[key] for key in order if key in data}
@@ -335,10 +333,20 @@ def write_scenario(
     yaml = YAML()
     yaml.default_flow_style = None
     yaml.width = 88
-    with path.open("w", encoding="utf-8") as handle:
-        for line in header:
-            handle.write(f"# {line}\n" if line else "#\n")
-        yaml.dump(ordered, handle)
+    text = io.StringIO()
+    yaml.dump(ordered, text)
+    # ruamel leaves a space where it folds a long plain scalar; YAML drops
+    # white space at the end of a folded line, so removing it changes no value.
+    body = "".join(line.rstrip() + "\n" for line in text.getvalue().splitlines())
+    lines = [f"# {line}\n" if line else "#\n" for line in header]
+    path.write_text("".join(lines) + body, encoding="utf-8")
+
+
+def _document_path(document: Path, folder: Path) -> str:
+    here = Path.cwd().resolve()
+    if document.is_relative_to(here) and folder.is_relative_to(here):
+        return Path(os.path.relpath(document, folder)).as_posix()
+    return document.as_posix()
 
 
 def shrink_header(found: ShrinkResult, *, command: str) -> list[str]:

@@ -194,3 +194,34 @@ def test_cli_invariant_needs_shrink(
 
     assert exited.value.code == 2
     assert "--invariant only applies to --shrink" in capsys.readouterr().err
+
+
+def test_a_saved_scenario_has_no_trailing_blanks_and_an_absolute_document_outside(
+    tmp_path: Path,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "git-only-race.yaml")
+    path = tmp_path / "saved.yaml"
+
+    write_scenario(scenario, path)
+
+    text = path.read_text(encoding="utf-8")
+    assert all(line == line.rstrip() for line in text.splitlines())
+    assert f"document: {(ROOT / 'AGENCY.md').as_posix()}\n" in text
+    assert load_scenario(path).description == scenario.description
+
+
+def test_a_saved_scenario_inside_the_current_folder_points_up_to_its_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / "runs" / "x").mkdir(parents=True)
+    (project / "AGENCY.md").write_bytes((ROOT / "AGENCY.md").read_bytes())
+    scenario = load_scenario(SCENARIOS / "git-only-race.yaml").model_copy(
+        update={"document": project / "AGENCY.md"}
+    )
+    monkeypatch.chdir(project)
+
+    write_scenario(scenario, project / "runs" / "x" / "scenario.yaml")
+
+    text = (project / "runs" / "x" / "scenario.yaml").read_text(encoding="utf-8")
+    assert "document: ../../AGENCY.md\n" in text
