@@ -49,6 +49,17 @@ class AgencyError(Exception):
     """Base class of every condition the simulator reports."""
 
 
+class _Located(Exception):
+    """A problem at a line of a file: ``source:line: reason``."""
+
+    def __init__(self, source: str, reason: str, *, line: int | None = None):
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {reason}")
+        self.source = source
+        self.line = line
+        self.reason = reason
+
+
 class InvalidArgument(ValueError):
     """An argument outside its documented range (a misuse, not a condition)."""
 
@@ -111,7 +122,7 @@ class DocumentError(AgencyError):
     """Base class of AGENCY.md conditions."""
 
 
-class DocumentFormatError(DocumentError):
+class DocumentFormatError(_Located, DocumentError):
     """AGENCY.md text that cannot be parsed.
 
     Attributes:
@@ -119,13 +130,6 @@ class DocumentFormatError(DocumentError):
         line: 1-based line of the problem, if known.
         reason: what is wrong.
     """
-
-    def __init__(self, source: str, reason: str, *, line: int | None = None):
-        where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {reason}")
-        self.source = source
-        self.line = line
-        self.reason = reason
 
 
 class DocumentEditError(DocumentError, LookupError):
@@ -189,7 +193,7 @@ class ScenarioError(AgencyError):
         self.reason = reason
 
 
-class TraceFormatError(AgencyError, ValueError):
+class TraceFormatError(_Located, AgencyError, ValueError):
     """A trace file that cannot be read back as events.
 
     Attributes:
@@ -197,13 +201,6 @@ class TraceFormatError(AgencyError, ValueError):
         line: 1-based line of the offending event, if known.
         reason: what is wrong.
     """
-
-    def __init__(self, source: str, reason: str, *, line: int | None = None):
-        where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {reason}")
-        self.source = source
-        self.line = line
-        self.reason = reason
 
 
 class SimulationError(AgencyError):

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -216,15 +217,9 @@ def read_events(path: str | os.PathLike[str]) -> Iterator[Event]:
     from utils.parsers import iter_json_items
 
     checker = _Order(str(path))
-    try:
+    with checker.reading():
         for value in iter_json_items(path, "", multiple_values=True):
             yield checker.event(value)
-    except JSONParseError as exc:
-        error = checker.bad_json(exc)
-        if error is not None:
-            raise error from None
-    except OSError as exc:
-        raise TraceFormatError(str(path), f"cannot read it: {exc.strerror}") from None
 
 
 async def aread_events(path: str | os.PathLike[str]) -> AsyncIterator[Event]:
@@ -236,15 +231,9 @@ async def aread_events(path: str | os.PathLike[str]) -> AsyncIterator[Event]:
     from utils.parsers import aiter_json_items
 
     checker = _Order(str(path))
-    try:
+    with checker.reading():
         async for value in aiter_json_items(path, "", multiple_values=True):
             yield checker.event(value)
-    except JSONParseError as exc:
-        error = checker.bad_json(exc)
-        if error is not None:
-            raise error from None
-    except OSError as exc:
-        raise TraceFormatError(str(path), f"cannot read it: {exc.strerror}") from None
 
 
 class _Order:
@@ -278,7 +267,21 @@ class _Order:
         self.count, self.last_t = line, event.t
         return event
 
-    def bad_json(self, exc: JSONParseError) -> TraceFormatError | None:
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Turn the reader's failures into :class:`TraceFormatError`."""
+        try:
+            yield
+        except JSONParseError as exc:
+            error = self._bad_json(exc)
+            if error is not None:
+                raise error from None
+        except OSError as exc:
+            raise TraceFormatError(
+                self.source, f"cannot read it: {exc.strerror}"
+            ) from None
+
+    def _bad_json(self, exc: JSONParseError) -> TraceFormatError | None:
         """The error to raise for ``exc``; None for a file of blank lines.
 
         The stream parser reads ahead, so it cannot say which line failed;
