@@ -21,16 +21,19 @@ when the rule is broken, with the few events that show how:
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 
 from agency.document import AgencyDocument
-from agency.errors import DocumentFormatError
-from agency.trace import Event
-from utils.formatters import format_duration
+from agency.errors import DocumentFormatError, TraceFormatError
+from agency.trace import Event, read_events
+from utils.formatters import format_duration, parse_date
 
-__all__ = ["INVARIANTS", "Violation", "check"]
+__all__ = ["INVARIANTS", "SavedRun", "Violation", "check", "check_saved_run"]
 
 INVARIANTS = (
     "single_holder",
@@ -338,3 +341,70 @@ def _int(value: object) -> int:
 def _float(value: object) -> float:
     assert isinstance(value, int | float), value
     return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRun:
+    """A finished run read back from disk, and what :func:`check` found in it.
+
+    Attributes:
+        trace: the trace file read.
+        document: the final AGENCY.md beside it.
+        events: the trace's events.
+        start: the run's epoch, the time of its first event.
+        digest: SHA-256 of the trace file, the run's digest.
+        violations: broken invariants, in order of time (liveness left out:
+            its bound is in the scenario, not in the run).
+    """
+
+    trace: Path
+    document: Path
+    events: tuple[Event, ...]
+    start: datetime
+    digest: str
+    violations: tuple[Violation, ...]
+
+
+def check_saved_run(path: Path) -> SavedRun:
+    """Check the invariants over a run on disk, simulating nothing.
+
+    Args:
+        path: the run's folder (``trace.jsonl`` and ``AGENCY.md``), or its
+            ``trace.jsonl``. Any trace in that format can be checked, one
+            recorded outside the simulator too.
+
+    Raises:
+        TraceFormatError: a file is missing or unreadable, or the trace is
+            empty, not JSON Lines, or not events in order.
+    """
+    trace = path / "trace.jsonl" if path.is_dir() else path
+    document = trace.parent / "AGENCY.md"
+    events = tuple(read_events(trace))
+    if not events:
+        raise TraceFormatError(str(trace), "the trace holds no events")
+    start = _epoch(trace, events[0])
+    try:
+        final_text = document.read_text(encoding="utf-8")
+        with trace.open("rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise TraceFormatError(str(document), f"cannot read it: {reason}") from None
+    violations = tuple(check(events, final_text))
+    return SavedRun(trace, document, events, start, digest, violations)
+
+
+def _epoch(trace: Path, first: Event) -> datetime:
+    """The epoch of a trace: the time of its first event, which is at t=0."""
+    try:
+        start = parse_date(first.at)
+    except ValueError:
+        start = None
+    if not isinstance(start, datetime) or start.utcoffset() is None or first.t:
+        raise TraceFormatError(
+            str(trace),
+            "the first event is at t=0 and 'at' is a UTC timestamp such as "
+            f"2025-11-23T10:00:00Z, got t={first.t:g} at {first.at!r}",
+            line=1,
+        )
+    return start

@@ -28,18 +28,16 @@ nothing to shrink; 2 bad input (the message names the file, line or field);
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shlex
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
 from agency.engine import RunResult, preflight, prepare_workdir, run_scenario
 from agency.errors import ScenarioError, SimulationError, TraceFormatError
-from agency.invariants import INVARIANTS, check
+from agency.invariants import INVARIANTS, check_saved_run
 from agency.report import (
     summary_json,
     summary_text,
@@ -64,8 +62,7 @@ from agency.sweep import (
     sweep_json,
     sweep_text,
 )
-from agency.trace import Event, read_events
-from utils.formatters import parse_date
+from agency.trace import Event
 
 __all__ = ["main"]
 
@@ -445,62 +442,33 @@ def _first_broken(
 
 def _check_main(args: argparse.Namespace) -> int:
     """The ``--check`` branch: the invariants over a run already on disk."""
-    given: Path = args.check
-    trace = given / "trace.jsonl" if given.is_dir() else given
-    document = trace.parent / "AGENCY.md"
     try:
-        events = list(read_events(trace))
-        if not events:
-            raise TraceFormatError(str(trace), "the trace holds no events")
-        start = _trace_start(trace, events[0])
-        final_text = document.read_text(encoding="utf-8")
+        saved = check_saved_run(args.check)
     except TraceFormatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else exc
-        print(f"error: {document}: cannot read it: {reason}", file=sys.stderr)
-        return 2
-
-    violations = check(events, final_text)
-    digest = hashlib.sha256(trace.read_bytes()).hexdigest()
+    events, start = saved.events, saved.start
     if args.json:
         report = {
-            "trace": str(trace),
-            "document": str(document),
+            "trace": str(saved.trace),
+            "document": str(saved.document),
             "events": len(events),
-            "digest": digest,
-            "ok": not violations,
-            "violations": [violation_data(v, events, start) for v in violations],
+            "digest": saved.digest,
+            "ok": not saved.violations,
+            "violations": [violation_data(v, events, start) for v in saved.violations],
         }
         print(json.dumps(report, indent=2))
     else:
-        print(f"{trace}: {len(events):,} events, final document {document}")
-        if violations:
-            print(f"violations: {len(violations)}")
-            for violation in violations:
+        print(f"{saved.trace}: {len(events):,} events, final document {saved.document}")
+        if saved.violations:
+            print(f"violations: {len(saved.violations)}")
+            for violation in saved.violations:
                 story = violation_story(violation, events, start)
                 print("\n".join(f"  {line}" for line in story.splitlines()))
         else:
             print("violations: none (liveness not checked)")
-        print(f"trace digest: {digest}")
-    return 1 if violations else 0
-
-
-def _trace_start(trace: Path, first: Event) -> datetime:
-    """The epoch of a trace: the time of its first event, which is at t=0."""
-    try:
-        start = parse_date(first.at)
-    except ValueError:
-        start = None
-    if not isinstance(start, datetime) or start.utcoffset() is None or first.t:
-        raise TraceFormatError(
-            str(trace),
-            "the first event is at t=0 and 'at' is a UTC timestamp such as "
-            f"2025-11-23T10:00:00Z, got t={first.t:g} at {first.at!r}",
-            line=1,
-        )
-    return start
+        print(f"trace digest: {saved.digest}")
+    return 1 if saved.violations else 0
 
 
 def _silence_stdout() -> None:

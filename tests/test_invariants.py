@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agency.invariants import check
+from agency.engine import run_scenario
+from agency.invariants import check, check_saved_run
+from agency.scenario import load_scenario
 from agency.trace import Event, JSONValue
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,3 +133,18 @@ def test_a_lease_still_held_at_the_end_is_leaked() -> None:
 
 def test_a_final_document_that_does_not_parse_is_caught() -> None:
     assert names([], "no frontmatter\n") == ["document_parses"]
+
+
+def test_a_saved_run_checks_to_the_violations_of_the_run_itself(tmp_path: Path) -> None:
+    run = load_scenario(ROOT / "scenarios" / "loose-release.yaml")
+    result = run_scenario(run, workdir=tmp_path)
+
+    saved = check_saved_run(tmp_path)
+
+    assert saved.digest == result.digest
+    assert saved.events == tuple(result.events)
+    assert saved.start == result.start
+    assert saved.violations == tuple(
+        v for v in result.violations if v.invariant != "liveness"
+    )
+    assert {v.invariant for v in saved.violations} == {"foreign_release", "stale_write"}
