@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +29,7 @@ from agency.document import AgencyDocument
 from agency.errors import DocumentError, ScenarioError, SimulationError
 from agency.invariants import Violation, check
 from agency.locks import LockManager, LockMode
-from agency.scenario import AGENT_STATUSES, Scenario, check_scenario, count_holds
+from agency.scenario import Scenario, check_scenario, count_holds
 from agency.store import DocumentStore, WriteRecord
 from agency.trace import Event, Trace
 from agents.base import Agent, AgentContext, AgentResult, rehearse
@@ -39,6 +40,7 @@ __all__ = [
     "LockManagerFactory",
     "RunResult",
     "agent_rng",
+    "mark_output",
     "preflight",
     "prepare_workdir",
     "run_scenario",
@@ -108,7 +110,7 @@ LockManagerFactory = Callable[[Clock, LockMode, Trace], LockManager]
 def run_scenario(
     scenario: Scenario,
     *,
-    workdir: Path | None = None,
+    workdir: str | os.PathLike[str] | None = None,
     on_event: Callable[[Event], None] | None = None,
     lock_manager: LockManagerFactory | None = None,
 ) -> RunResult:
@@ -159,6 +161,7 @@ def run_scenario(
     # its agents here, from the seed.
     scenario = scenario.validated().population()
     text = preflight(scenario)
+    workdir = Path(workdir) if workdir is not None else None
     if workdir is not None:
         prepare_workdir(workdir, scenario)
         _write_output(workdir / "AGENCY.md", text.encode())
@@ -211,19 +214,26 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
-#: Marks a folder as written by a run, so that a later run may overwrite it.
+#: Marks a folder as written by a run and lists the files the run wrote, so
+#: that a later run may replace those (and only those).
 RUN_MARKER = ".agency-run"
 # What a run may write into its folder (scenario.yaml: a shrunk scenario).
 _OUTPUTS = ("AGENCY.md", "trace.jsonl", "scenario.yaml")
+# What every run writes.
+_RUN_OUTPUTS = ("AGENCY.md", "trace.jsonl")
+_MARKER_HEADER = (
+    "# This folder was written by an agency run; a later run may replace the\n"
+    "# files listed below. Other files here are left alone.\n"
+)
 
 
 def prepare_workdir(folder: Path, scenario: Scenario) -> None:
     """Make ``folder`` ready for a run's outputs without clobbering a user's files.
 
     A folder qualifies when it is new, empty, or marked (:data:`RUN_MARKER`)
-    as written by an earlier run; that run's outputs are removed first, so a
-    run that fails leaves no mix of old and new files. Calling it again on
-    the same folder is harmless.
+    as written by an earlier run; the files that run wrote are removed first,
+    so a run that fails leaves no mix of old and new files, and any other
+    file is left alone. Calling it again on the same folder is harmless.
 
     Raises:
         ScenarioError: ``folder`` is a file, holds files not written by a
@@ -239,27 +249,58 @@ def prepare_workdir(folder: Path, scenario: Scenario) -> None:
                 "the output folder holds the scenario's own AGENCY.md; a run "
                 "works on a copy and never overwrites the original",
             )
-        marked = (folder / RUN_MARKER).is_file()
-        if folder.is_dir() and any(folder.iterdir()) and not marked:
+        marker = folder / RUN_MARKER
+        if folder.is_dir() and any(folder.iterdir()) and not marker.is_file():
             raise ScenarioError(
                 source,
                 "the output folder already holds files not written by a run; "
                 "choose an empty or new folder",
             )
         folder.mkdir(parents=True, exist_ok=True)
-        for name in _OUTPUTS:
+        for name in _listed(marker):
             old = folder / name
             if old.is_dir() and not old.is_symlink():
                 raise ScenarioError(source, f"{name} in the output folder is a folder")
             # unlink, not overwrite: a link planted here must not be followed.
             old.unlink(missing_ok=True)
-        (folder / RUN_MARKER).write_text(
-            "This folder was written by an agency run; a later run may overwrite it.\n"
-        )
+        for name in _RUN_OUTPUTS:
+            if (folder / name).exists() or (folder / name).is_symlink():
+                raise ScenarioError(
+                    source, f"the output folder holds a {name} not written by a run"
+                )
+        marker.write_text(_MARKER_HEADER + "".join(f"{n}\n" for n in _RUN_OUTPUTS))
     except (OSError, RuntimeError) as exc:
         # RuntimeError: pathlib's report of a symlink loop.
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         raise ScenarioError(source, f"cannot use it for output: {reason}") from None
+
+
+def mark_output(folder: Path, name: str) -> None:
+    """Add ``name`` to the files of ``folder``'s run, for a later run to replace.
+
+    For an output written beside a run's own, such as a shrunk scenario.
+
+    Raises:
+        ValueError: ``name`` is not a file a run may write.
+    """
+    if name not in _OUTPUTS:
+        raise ValueError(f"a run writes only {', '.join(_OUTPUTS)}, not {name!r}")
+    marker = folder / RUN_MARKER
+    if name not in _listed(marker):
+        with marker.open("a", encoding="utf-8") as handle:
+            handle.write(f"{name}\n")
+
+
+def _listed(marker: Path) -> list[str]:
+    """The outputs a marker lists; a marker of an older version lists none."""
+    if not marker.is_file():
+        return []
+    lines = marker.read_text(encoding="utf-8", errors="replace").splitlines()
+    names = [line for line in lines if line in _OUTPUTS]
+    if not any(line.startswith("#") for line in lines):
+        # Written before markers listed files: a run wrote these two.
+        return list(_RUN_OUTPUTS)
+    return names
 
 
 def _write_output(path: Path, data: bytes) -> None:
@@ -454,15 +495,6 @@ def preflight(scenario: Scenario) -> str:
         raise ScenarioError(str(path), f"{field}: {reason}")
     text = path.read_bytes().decode("utf-8")
     document = AgencyDocument.parse(text, source=str(path))
-    wanted = scenario.expect.status
-    reachable = (*AGENT_STATUSES, str(document.status))
-    if wanted is not None and wanted not in reachable:
-        raise ScenarioError(
-            str(path),
-            f"expect.status: no run of {scenario.name} can end {wanted!r}: agents "
-            f"write {', '.join(AGENT_STATUSES)}, and this document starts "
-            f"{document.status!s}",
-        )
     try:
         for spec in scenario.agents:
             rehearse(document, spec, scenario.start)

@@ -349,7 +349,7 @@ def _document_path(document: Path, folder: Path) -> str:
     return document.as_posix()
 
 
-def shrink_header(found: ShrinkResult, *, command: str) -> list[str]:
+def shrink_header(found: ShrinkResult, command: str) -> list[str]:
     """Comment lines that say where a shrunk scenario came from.
 
     Args:
@@ -358,10 +358,9 @@ def shrink_header(found: ShrinkResult, *, command: str) -> list[str]:
     """
     return [
         f"Shrunk by {command}",
-        f"from {found.original_agents:,} agents and {found.original_faults:,} "
-        f"faults to {len(found.scenario.agents):,} and "
-        f"{len(found.scenario.faults):,}, in {found.runs} runs; it still breaks "
-        f"{found.invariant}.",
+        f"from {_sizes(found.original_agents, found.original_faults)} to "
+        f"{_sizes(len(found.scenario.agents), len(found.scenario.faults))}, in "
+        f"{found.runs} runs; it still breaks {found.invariant}.",
     ]
 
 

@@ -35,7 +35,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agency.engine import RunResult, preflight, prepare_workdir, run_scenario
+from agency.engine import (
+    RunResult,
+    mark_output,
+    preflight,
+    prepare_workdir,
+    run_scenario,
+)
 from agency.errors import ScenarioError, SimulationError, TraceFormatError
 from agency.invariants import INVARIANTS, check_saved_run
 from agency.report import (
@@ -239,6 +245,12 @@ def _selected_runs(scenario: Scenario, args: argparse.Namespace) -> list[Scenari
         runs = scenario.runs()
     if args.seed is not None:
         runs = [run.with_seed(args.seed) for run in runs]
+    # The variant of each run (None: as written), for replay commands.
+    args.variant_of = {
+        run.name: run.name.removeprefix(f"{scenario.name}-")
+        for run in runs
+        if run.name != scenario.name
+    }
     return runs
 
 
@@ -352,11 +364,18 @@ def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
         return 130
     ok = all(result.ok for result in results)
     if args.json:
-        reports = [sweep_json(result, source=source) for result in results]
+        reports = [
+            sweep_json(r, source=source, variant=args.variant_of.get(r.scenario))
+            for r in results
+        ]
         whole = reports[0] if len(reports) == 1 else _several(source, ok, reports)
         print(json.dumps(whole, indent=2))
     else:
-        print("\n\n".join(sweep_text(result, source=source) for result in results))
+        tables = [
+            sweep_text(r, source=source, variant=args.variant_of.get(r.scenario))
+            for r in results
+        ]
+        print("\n\n".join(tables))
     return 0 if ok else 1
 
 
@@ -398,13 +417,18 @@ def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
         print(f"error: the run of {run.name} cannot go on: {exc}", file=sys.stderr)
         return 1
     path = out / "scenario.yaml"
-    header = shrink_header(shrunk, command=args.command)
-    write_scenario(shrunk.scenario, path, header=header)
-    # Replayed from the file, to prove it shows the failure on its own. The
-    # run clears its folder first, so the file is written again after it.
-    replayed = load_scenario(path)
-    result = _run_one(replayed, out, live=False)
-    write_scenario(shrunk.scenario, path, header=header)
+    try:
+        if path.exists() or path.is_symlink():
+            raise ScenarioError(str(path), "is there already, not written by a run")
+        write_scenario(
+            shrunk.scenario, path, header=shrink_header(shrunk, args.command)
+        )
+        # Replayed from the file, to prove it shows the failure on its own.
+        result = _run_one(load_scenario(path), out, live=False)
+        mark_output(out, "scenario.yaml")
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     replay = f"python -m agency.simulate {shlex.quote(str(path))}"
     if args.json:
         print(json.dumps(shrink_json(shrunk, path=path, replay=replay), indent=2))
@@ -481,6 +505,9 @@ def _silence_stdout() -> None:
 def _entry() -> int:
     try:
         return main()
+    except KeyboardInterrupt:
+        print("interrupted: the run was stopped", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader went away (e.g. '| head') during the summary: stop
         # quietly, as cat does; every file was written before it.

@@ -479,3 +479,27 @@ def test_a_setting_changed_through_model_copy_runs_without_warnings(
         result = run_scenario(loose)
 
     assert result.events[0].data["mode"] == "loose"
+
+
+def test_a_later_run_replaces_only_the_files_the_earlier_one_wrote(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    run_scenario(scenario, workdir=tmp_path)
+    (tmp_path / "scenario.yaml").write_text("mine\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("also mine\n", encoding="utf-8")
+
+    run_scenario(scenario, workdir=tmp_path)
+
+    assert (tmp_path / "scenario.yaml").read_text(encoding="utf-8") == "mine\n"
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "also mine\n"
+    listed = (tmp_path / ".agency-run").read_text(encoding="utf-8").splitlines()
+    assert [line for line in listed if not line.startswith("#")] == [
+        "AGENCY.md",
+        "trace.jsonl",
+    ]
+
+
+def test_workdir_may_be_given_as_a_string(scenario: Scenario, tmp_path: Path) -> None:
+    result = run_scenario(scenario, workdir=str(tmp_path / "out"))
+
+    assert (tmp_path / "out" / "trace.jsonl").read_bytes() == result.trace.jsonl()

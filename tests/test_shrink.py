@@ -137,7 +137,10 @@ def test_cli_shrink_writes_a_scenario_that_replays_the_failure(
         "scenario.yaml",
         "trace.jsonl",
     ]
-    code, text, _ = run_cli(capsys, str(out / "scenario.yaml"), "--quiet", "--json")
+    replay = str(tmp_path / "replay")
+    code, text, _ = run_cli(
+        capsys, str(out / "scenario.yaml"), "--quiet", "--json", "--out", replay
+    )
     report = json.loads(text)
     assert code == 0
     assert [v["invariant"] for v in report["violations"]][:1] == ["lost_note"]
@@ -225,3 +228,30 @@ def test_a_saved_scenario_inside_the_current_folder_points_up_to_its_document(
 
     text = (project / "runs" / "x" / "scenario.yaml").read_text(encoding="utf-8")
     assert "document: ../../AGENCY.md\n" in text
+
+
+def test_cli_shrink_never_overwrites_a_scenario_of_yours(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "shrunk"
+    args = [str(SCENARIOS / "git-only-race.yaml"), "--shrink", "--out", str(out)]
+    assert run_cli(capsys, *args)[0] == 0
+    assert run_cli(capsys, *args)[0] == 0  # its own scenario.yaml is replaced
+    (out / "scenario.yaml").unlink()
+    run_cli(
+        capsys,
+        str(SCENARIOS / "git-only-race.yaml"),
+        "--no-variants",
+        "--out",
+        str(out),
+    )
+    (out / "scenario.yaml").write_text("mine\n", encoding="utf-8")
+
+    code, text, err = run_cli(capsys, *args)
+
+    assert (code, text) == (2, "")
+    assert (
+        err
+        == f"error: {out / 'scenario.yaml'}: is there already, not written by a run\n"
+    )
+    assert (out / "scenario.yaml").read_text(encoding="utf-8") == "mine\n"
