@@ -22,6 +22,7 @@ when the rule is broken, with the few events that show how:
 from __future__ import annotations
 
 import hashlib
+import reprlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,18 @@ from agency.errors import DocumentFormatError, TraceFormatError
 from agency.trace import Event, read_events
 from utils.formatters import format_duration, parse_date
 
-__all__ = ["INVARIANTS", "SavedRun", "Violation", "check", "check_saved_run"]
+__all__ = [
+    "INVARIANTS",
+    "EventFieldError",
+    "SavedRun",
+    "Violation",
+    "check",
+    "check_saved_run",
+]
+
+# Notes can be long; a message quotes the start of one.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 120
 
 INVARIANTS = (
     "single_holder",
@@ -114,8 +126,8 @@ def _leases(events: Iterable[Event]) -> Iterable[Violation]:
             del held[resource]
             current = None
         if event.kind == "lease.claimed":
-            token = _int(event.data.get("token"))
-            expires = _float(event.data.get("expires_at"))
+            token = _int(event, "token")
+            expires = _float(event, "expires_at")
             if current is not None:
                 yield Violation(
                     "single_holder",
@@ -140,7 +152,7 @@ def _leases(events: Iterable[Event]) -> Iterable[Violation]:
             last_token[resource] = (token, event.seq)
             held[resource] = _Held(agent, token, expires, event.seq)
         elif event.kind == "lease.renewed" and current is not None:
-            current.expires_at = _float(event.data.get("expires_at"))
+            current.expires_at = _float(event, "expires_at")
         elif event.kind == "lease.released":
             holder = event.data.get("holder")
             if holder is not None and holder != agent:
@@ -219,12 +231,12 @@ def _stale_writes(events: Iterable[Event]) -> Iterable[Violation]:
 
     for event in events:
         if event.kind == "lease.claimed" and event.resource is not None:
-            learn(event.resource, _int(event.data.get("token")), event.seq)
+            learn(event.resource, _int(event, "token"), event.seq)
             continue
         if event.kind != "doc.write" or event.data.get("fence_token") is None:
             continue
         resource = str(event.data.get("fence_resource"))
-        token = _int(event.data.get("fence_token"))
+        token = _int(event, "fence_token")
         known = newest.get(resource)
         stale = (str(event.agent), resource, token)
         if known is not None and token < known[0] and stale not in reported:
@@ -260,7 +272,7 @@ def _notes(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
             "lost_note",
             event.t,
             f"the note {event.agent} wrote at {event.at} is not in the "
-            f"final document: {text!r}",
+            f"final document: {_SHORT.repr(text)}",
             agents=(event.agent or "?",),
             events=(event.seq,),
         )
@@ -333,14 +345,38 @@ def _liveness(events: Sequence[Event], bound: float) -> Iterable[Violation]:
     )
 
 
-def _int(value: object) -> int:
-    assert isinstance(value, int), value
+class EventFieldError(ValueError):
+    """An event the invariants read lacks a field, or holds one of a wrong type.
+
+    The simulator never records one; a trace written elsewhere may.
+
+    Attributes:
+        seq: the event's ``seq``.
+        field: the field.
+    """
+
+    def __init__(self, event: Event, field: str, wanted: str):
+        got = event.data.get(field, "nothing")
+        super().__init__(
+            f"a {event.kind} event needs {wanted} in {field!r}, got {got!r:.60}"
+        )
+        self.seq = event.seq
+        self.field = field
+
+
+def _int(event: Event, field: str) -> int:
+    value = event.data.get(field)
+    # bool is an int to Python, not a token to a trace.
+    if type(value) is not int:
+        raise EventFieldError(event, field, "a whole number")
     return value
 
 
-def _float(value: object) -> float:
-    assert isinstance(value, int | float), value
-    return float(value)
+def _float(event: Event, field: str) -> float:
+    value = event.data.get(field)
+    if type(value) is int or type(value) is float:
+        return float(value)
+    raise EventFieldError(event, field, "a number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +426,19 @@ def check_saved_run(path: Path) -> SavedRun:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise TraceFormatError(str(document), f"cannot read it: {reason}") from None
-    violations = tuple(check(events, final_text))
+    written = [e for e in events if e.kind == "doc.write" and "sha256" in e.data]
+    if written:
+        final_sha = hashlib.sha256(final_text.encode()).hexdigest()
+        if written[-1].data["sha256"] != final_sha:
+            raise TraceFormatError(
+                str(document),
+                "not the document this trace wrote last (its sha256 differs "
+                f"from the doc.write at line {written[-1].seq + 1})",
+            )
+    try:
+        violations = tuple(check(events, final_text))
+    except EventFieldError as exc:
+        raise TraceFormatError(str(trace), str(exc), line=exc.seq + 1) from None
     return SavedRun(trace, document, events, start, digest, violations)
 
 
