@@ -1116,6 +1116,16 @@ def _check_document(scenario: Scenario) -> list[tuple[tuple[str | int, ...], str
         return [(("document",), str(exc))]
 
     problems: list[tuple[tuple[str | int, ...], str]] = []
+    wanted = scenario.expect.status
+    if wanted is not None and wanted not in (*AGENT_STATUSES, str(document.status)):
+        problems.append(
+            (
+                ("expect", "status"),
+                f"no run can end {wanted!r}: agents write "
+                f"{', '.join(AGENT_STATUSES)}, and {path.name} starts "
+                f"{document.status!s}",
+            )
+        )
     tasks = {task.letter: task for task in document.tasks}
     progress = {entry.letter for entry in document.progress}
     items: dict[str, int] = {}

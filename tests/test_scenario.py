@@ -521,15 +521,14 @@ def test_an_event_kind_unlike_any_lists_the_families() -> None:
 
 def test_an_expected_status_must_be_one_a_run_can_end_in(tmp_path: Path) -> None:
     path = variant(tmp_path, "  status: completed", "  status: finished")
-    scenario = load_scenario(path)
 
     with pytest.raises(ScenarioError) as caught:
-        preflight(scenario)
+        load_scenario(path)
 
+    line = line_of(path, "status: finished")
     assert str(caught.value) == (
-        f"{scenario.document}: expect.status: no run of parallel can end "
-        "'finished': agents write in_progress, completed, blocked, and this "
-        "document starts pending"
+        f"{path}:{line}: expect.status: no run can end 'finished': agents write "
+        "in_progress, completed, blocked, and AGENCY.md starts pending"
     )
 
 
