@@ -435,7 +435,7 @@ def _start_method() -> str:
     return "spawn"
 
 
-def sweep_text(result: SweepResult, *, source: str) -> str:
+def sweep_text(result: SweepResult, *, source: str, variant: str | None = None) -> str:
     """The end-of-sweep table for people.
 
     It holds no wall time or worker count, so the same sweep prints the same
@@ -444,6 +444,7 @@ def sweep_text(result: SweepResult, *, source: str) -> str:
     Args:
         result: the sweep.
         source: the scenario file as given, for the replay command.
+        variant: the variant swept, if not the file as written.
     """
     outcomes = result.outcomes
     lines = [
@@ -468,19 +469,21 @@ def sweep_text(result: SweepResult, *, source: str) -> str:
         lines += [
             "",
             f"first failing seed: {first.seed} ({_why(first)})",
-            f"replay it: {_replay(source, first.seed)}",
+            f"replay it: {_replay(source, first.seed, variant)}",
         ]
     elif result.invariants:
         tally = result.invariants[0]
         lines += [
             "",
             f"every seed met expectations; to see {tally.invariant} break: "
-            f"{_replay(source, tally.first_seed)}",
+            f"{_replay(source, tally.first_seed, variant)}",
         ]
     return "\n".join(lines)
 
 
-def sweep_json(result: SweepResult, *, source: str) -> dict[str, Any]:
+def sweep_json(
+    result: SweepResult, *, source: str, variant: str | None = None
+) -> dict[str, Any]:
     """The same summary as data, for ``--json``, with every seed's outcome."""
     first = result.first_failing_seed
     return {
@@ -497,7 +500,7 @@ def sweep_json(result: SweepResult, *, source: str) -> dict[str, Any]:
             for t in result.invariants
         ],
         "first_failing_seed": first,
-        "replay": _replay(source, first) if first is not None else None,
+        "replay": _replay(source, first, variant) if first is not None else None,
         "outcomes": [
             {
                 "seed": o.seed,
@@ -525,8 +528,9 @@ def _why(outcome: SeedOutcome) -> str:
     return f"expectations not met; project status {outcome.status}"
 
 
-def _replay(source: str, seed: int) -> str:
-    return f"python -m agency.simulate {shlex.quote(source)} --seed {seed}"
+def _replay(source: str, seed: int, variant: str | None) -> str:
+    which = f" --variant {shlex.quote(variant)}" if variant else ""
+    return f"python -m agency.simulate {shlex.quote(source)}{which} --seed {seed}"
 
 
 class ProgressBar:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agency import simulate
 from agency.simulate import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -476,3 +477,62 @@ def test_a_run_cut_off_at_its_horizon_says_so(
         "horizon: the run stopped at 10:10:00 (scenario field horizon), "
         "4 agents still at work\n"
     ) in out
+
+
+def test_check_of_an_event_with_a_field_of_the_wrong_type_exits_2_naming_its_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(tmp_path))
+    trace = tmp_path / "trace.jsonl"
+    lines = trace.read_text(encoding="utf-8").splitlines(keepends=True)
+    number = next(n for n, line in enumerate(lines) if '"lease.claimed"' in line)
+    lines[number] = lines[number].replace('"token":1', '"token":"1"')
+    trace.write_text("".join(lines), encoding="utf-8")
+
+    code, out, err = run_cli(capsys, "--check", str(tmp_path))
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {trace}:{number + 1}: a lease.claimed event needs a whole number "
+        "in 'token', got '1'\n"
+    )
+
+
+def test_check_refuses_a_document_the_trace_did_not_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run_cli(capsys, str(PARALLEL), "--quiet", "--out", str(tmp_path))
+    (tmp_path / "AGENCY.md").write_bytes((ROOT / "AGENCY.md").read_bytes())
+
+    code, out, err = run_cli(capsys, "--check", str(tmp_path))
+
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        f"error: {tmp_path / 'AGENCY.md'}: not the document this trace wrote last"
+    )
+
+
+def test_ctrl_c_during_a_run_exits_130_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulate, "main", interrupted)
+
+    assert simulate._entry() == 130
+    assert capsys.readouterr().err == "interrupted: the run was stopped\n"
+
+
+def test_a_sweep_of_a_variant_replays_with_that_variant(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run_cli(
+        capsys, str(EXPIRY), "--variant", "loose", "--seeds", "1-2", "--workers", "1"
+    )
+
+    assert code == 0
+    assert out.rstrip().endswith(
+        f"to see stale_write break: python -m agency.simulate {EXPIRY} "
+        "--variant loose --seed 1"
+    )
