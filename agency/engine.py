@@ -341,6 +341,7 @@ async def _run(
             fence_resource=fence.resource if fence else None,
             fence_token=fence.token if fence else None,
             sha256=record.text_sha256,
+            based_on=record.based_on,
             **({"reason": record.reason} if record.reason else {}),
         )
         if record.accepted:

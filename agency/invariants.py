@@ -261,21 +261,54 @@ def _notes(events: Sequence[Event], final_text: str) -> Iterable[Violation]:
         return  # reported by document_parses
     # A multiset: two agents may write the same words, and each must survive.
     kept = Counter(note.text for note in notes)
+    writes = [e for e in events if e.kind == "doc.write"]
+    # The revision each agent's last accepted write made: a note is recorded
+    # right after the write that carried it.
+    last_write: dict[str | None, int] = {}
     for event in events:
+        if event.kind == "doc.write" and type(event.data.get("revision")) is int:
+            last_write[event.agent] = _int(event, "revision")
         if event.kind != "agent.note":
             continue
         text = str(event.data.get("text"))
         if kept[text] > 0:
             kept[text] -= 1
             continue
-        yield Violation(
-            "lost_note",
-            event.t,
+        message = (
             f"the note {event.agent} wrote at {event.at} is not in the "
-            f"final document: {_SHORT.repr(text)}",
-            agents=(event.agent or "?",),
-            events=(event.seq,),
+            f"final document: {_SHORT.repr(text)}"
         )
+        carried = last_write.get(event.agent)
+        dropped = _dropping_write(writes, event.seq, carried)
+        if dropped is None:
+            agents: tuple[str, ...] = (event.agent or "?",)
+            seqs: tuple[int, ...] = (event.seq,)
+        else:
+            message += (
+                f"; {dropped.agent} wrote revision {dropped.data['revision']} from "
+                f"revision {dropped.data['based_on']}, read before the note's "
+                f"revision {carried}"
+            )
+            agents = tuple(dict.fromkeys((event.agent or "?", dropped.agent or "?")))
+            seqs = (event.seq, dropped.seq)
+        yield Violation("lost_note", event.t, message, agents=agents, events=seqs)
+
+
+def _dropping_write(
+    writes: Sequence[Event], after: int, carried: int | None
+) -> Event | None:
+    """The first write after ``after`` made from a revision older than ``carried``.
+
+    Such a write was derived from a document without the note, so it put
+    that document back (the naive read-modify-write race).
+    """
+    if carried is None:
+        return None
+    for write in writes:
+        based_on = write.data.get("based_on")
+        if write.seq > after and type(based_on) is int and based_on < carried:
+            return write
+    return None
 
 
 def _parses(events: Sequence[Event], final_text: str) -> Iterable[Violation]:

@@ -89,6 +89,9 @@ class WriteRecord:
             file path, so traces do not depend on where a run happens.
         fence: the fence the write carried.
         text_sha256: SHA-256 of the UTF-8 text offered.
+        based_on: the revision the writer derived the document from, when
+            it said (a write based on an old revision overwrites whatever
+            came after it).
     """
 
     writer: str
@@ -97,6 +100,7 @@ class WriteRecord:
     reason: str | None
     fence: Fence | None
     text_sha256: str
+    based_on: int | None = None
 
 
 WriteObserver = Callable[[WriteRecord], None]
@@ -217,6 +221,7 @@ class DocumentStore:
         writer: str,
         fence: Fence | None = None,
         expected_revision: int | None = None,
+        based_on: int | None = None,
     ) -> Snapshot:
         """Replace the document, if the write passes the store's checks.
 
@@ -225,7 +230,10 @@ class DocumentStore:
             writer: who writes (recorded, not checked).
             fence: the lease the write is made under, if any.
             expected_revision: for an optimistic write, the revision the
-                document was derived from.
+                document was derived from; another current one refuses it.
+            based_on: the revision the document was derived from, recorded
+                and not checked (``expected_revision`` stands for it when
+                given).
 
         Returns:
             The new document and revision.
@@ -236,8 +244,12 @@ class DocumentStore:
             DocumentFormatError: the document's text does not parse again.
             OSError: the file could not be written (it is left unchanged).
         """
+        if expected_revision is not None:
+            based_on = expected_revision
         async with self._lock:
-            return await self._write(document, writer, fence, expected_revision)
+            return await self._write(
+                document, writer, fence, expected_revision, based_on
+            )
 
     async def edit(
         self,
@@ -261,7 +273,7 @@ class DocumentStore:
                 raise TypeError(
                     f"change returned {type(new).__name__}, not an AgencyDocument"
                 )
-            return await self._write(new, writer, fence, None)
+            return await self._write(new, writer, fence, None, self._revision)
 
     async def _write(
         self,
@@ -269,6 +281,7 @@ class DocumentStore:
         writer: str,
         fence: Fence | None,
         expected_revision: int | None,
+        based_on: int | None,
     ) -> Snapshot:
         # Runs with self._lock held.
         text = document.render()
@@ -277,7 +290,9 @@ class DocumentStore:
 
         def refuse(reason: str) -> None:
             self._notify(
-                WriteRecord(writer, self._revision, False, reason, fence, digest)
+                WriteRecord(
+                    writer, self._revision, False, reason, fence, digest, based_on
+                )
             )
 
         if fence is not None and self._fencing:
@@ -324,7 +339,9 @@ class DocumentStore:
             self._marks[fence.resource] = fence.token
         self._document = parsed
         self._revision += 1
-        self._notify(WriteRecord(writer, self._revision, True, None, fence, digest))
+        self._notify(
+            WriteRecord(writer, self._revision, True, None, fence, digest, based_on)
+        )
         return Snapshot(parsed, self._revision)
 
     def _notify(self, record: WriteRecord) -> None:

@@ -598,6 +598,7 @@ class Agent:
                         writer=self.spec.id,
                         fence=fence,
                         expected_revision=expected,
+                        based_on=read.revision,
                     )
                     break
                 except RevisionConflict as exc:

@@ -241,6 +241,37 @@ def test_lost_note_fires_exactly_when_a_write_overwrote_a_note(
     assert (missing > 0) is lost
 
 
+def test_a_lost_note_names_the_write_made_from_a_revision_before_it() -> None:
+    run = run_scenario(
+        scenario(
+            seed=5,
+            coordination="git-only",
+            work={"min": "2m", "max": "6m"},
+            writes={"mode": "naive", "edit_time": {"min": "20s", "max": "3m"}},
+        )
+    )
+    by_seq = {event.seq: event for event in run.events}
+
+    lost = [v for v in run.violations if v.invariant == "lost_note"]
+
+    assert lost
+    for violation in lost:
+        note, dropping = (by_seq[seq] for seq in violation.events)
+        carried = max(
+            e.data["revision"]
+            for e in run.events
+            if e.kind == "doc.write" and e.agent == note.agent and e.seq < note.seq
+        )
+        assert dropping.kind == "doc.write" and dropping.seq > note.seq
+        assert dropping.data["based_on"] < carried  # type: ignore[operator]
+        assert violation.agents[-1] == dropping.agent
+        assert violation.message.endswith(
+            f"; {dropping.agent} wrote revision {dropping.data['revision']} from "
+            f"revision {dropping.data['based_on']}, read before the note's "
+            f"revision {carried}"
+        )
+
+
 # -- document_parses -------------------------------------------------------------
 
 

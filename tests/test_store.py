@@ -280,7 +280,25 @@ async def test_observer_sees_accepted_and_refused_writes() -> None:
             "expected revision 0, the document is at 1",
             None,
             digest,
+            0,
         ),
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_write_records_the_revision_it_was_made_from() -> None:
+    records: list[WriteRecord] = []
+    store = DocumentStore.in_memory(SEED, observer=records.append)
+    first = store.read().document.tick("C", 1)
+
+    await store.write(first, writer="naive", based_on=0)
+    await store.edit(lambda doc: doc.tick("C", 2), writer="atomic")
+    await store.write(first, writer="late", based_on=0)
+
+    assert [(r.writer, r.revision, r.based_on) for r in records] == [
+        ("naive", 1, 0),
+        ("atomic", 2, 1),
+        ("late", 3, 0),
     ]
 
 
