@@ -34,6 +34,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agency.engine import (
     RunResult,
@@ -52,23 +53,10 @@ from agency.report import (
     violation_story,
 )
 from agency.scenario import Scenario, load_scenario
-from agency.shrink import (
-    shrink,
-    shrink_header,
-    shrink_json,
-    shrink_text,
-    write_scenario,
-)
-from agency.sweep import (
-    ProgressBar,
-    SweepResult,
-    format_seeds,
-    parse_seeds,
-    sweep,
-    sweep_json,
-    sweep_text,
-)
 from agency.trace import Event
+
+if TYPE_CHECKING:
+    from agency.sweep import SweepResult
 
 __all__ = ["main"]
 
@@ -181,6 +169,10 @@ _SEED_DIGITS = 30
 
 
 def _seed_spec(text: str) -> tuple[int, ...]:
+    # The sweep and shrink modules are imported where they are used, so a
+    # single run does not pay for them at start-up.
+    from agency.sweep import parse_seeds
+
     try:
         return parse_seeds(text)
     except ValueError as exc:
@@ -343,6 +335,8 @@ def _run_one(run: Scenario, out: Path, *, live: bool) -> RunResult:
 
 def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
     """The ``--seeds`` branch of :func:`main`: sweep, then print the tables."""
+    from agency.sweep import ProgressBar, sweep, sweep_json, sweep_text
+
     seeds: tuple[int, ...] = args.seeds
     source = str(args.scenario)
     # A bar is for people watching a terminal; --json is for programs.
@@ -381,6 +375,15 @@ def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
 
 def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
     """The ``--shrink`` branch: find a failing run, cut it down, save it."""
+    from agency.shrink import (
+        shrink,
+        shrink_header,
+        shrink_json,
+        shrink_text,
+        write_scenario,
+    )
+    from agency.sweep import format_seeds
+
     try:
         found = _first_broken(args, runs)
     except ScenarioError as exc:
@@ -441,6 +444,8 @@ def _first_broken(
     args: argparse.Namespace, runs: list[Scenario]
 ) -> tuple[Scenario, str] | None:
     """The first run (by run, then seed) that breaks the invariant sought."""
+    from agency.sweep import sweep
+
     wanted: str | None = args.invariant
     for run in runs:
         if args.seeds is None:

@@ -396,7 +396,7 @@ def test_ctrl_c_during_a_sweep_exits_130_without_a_traceback(
     def interrupted(*args: object, **kwargs: object) -> SweepResult:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(agency.simulate, "sweep", interrupted)
+    monkeypatch.setattr(agency.sweep, "sweep", interrupted)
 
     code, out, err = run_cli(capsys, str(PARALLEL), "--seeds", "1-3")
 
