@@ -36,15 +36,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agency.engine import (
-    RunResult,
-    mark_output,
-    preflight,
-    prepare_workdir,
-    run_scenario,
-)
+from agency.engine import RunResult, preflight, run_scenario
 from agency.errors import ScenarioError, SimulationError, TraceFormatError
 from agency.invariants import INVARIANTS, check_saved_run
+from agency.outputs import mark_output, prepare_workdir
 from agency.report import (
     summary_json,
     summary_text,
