@@ -203,18 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--workers only applies to a sweep (--seeds)")
     if args.invariant is not None and not args.shrink:
         parser.error("--invariant only applies to --shrink")
+    # Every branch refuses bad input (a scenario, an output folder) the
+    # same way, whenever it finds it.
     try:
-        runs = _selected_runs(load_scenario(args.scenario), args)
+        scenario = load_scenario(args.scenario)
+        runs = _selected_runs(scenario, args)
         for run in runs:
             preflight(run)
+        if args.shrink:
+            return _shrink_main(args, runs)
+        if args.seeds is not None:
+            return _sweep_main(args, runs, base=scenario.name)
+        return _runs_main(args, runs)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.shrink:
-        return _shrink_main(args, runs)
-    if args.seeds is not None:
-        return _sweep_main(args, runs)
-    return _runs_main(args, runs)
 
 
 def _selected_runs(scenario: Scenario, args: argparse.Namespace) -> list[Scenario]:
@@ -232,24 +235,14 @@ def _selected_runs(scenario: Scenario, args: argparse.Namespace) -> list[Scenari
         runs = scenario.runs()
     if args.seed is not None:
         runs = [run.with_seed(args.seed) for run in runs]
-    # The variant of each run (None: as written), for replay commands.
-    args.variant_of = {
-        run.name: run.name.removeprefix(f"{scenario.name}-")
-        for run in runs
-        if run.name != scenario.name
-    }
     return runs
 
 
 def _runs_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
     """Run each selected scenario once, writing its outputs, and report."""
-    try:
-        outs = [_out_folder(args.out, run, alone=len(runs) == 1) for run in runs]
-        for out, run in zip(outs, runs, strict=True):
-            prepare_workdir(out, run)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    outs = [_out_folder(args.out, run, alone=len(runs) == 1) for run in runs]
+    for out, run in zip(outs, runs, strict=True):
+        prepare_workdir(out, run)
 
     source = str(args.scenario)
     reports: list[dict[str, object]] = []
@@ -261,9 +254,6 @@ def _runs_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
             print(_run_heading(run, number, len(runs)))
         try:
             result = _run_one(run, out, live=not (args.json or args.quiet))
-        except ScenarioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
         except SimulationError as exc:
             which = "run" if len(runs) == 1 else f"run of {run.name}"
             print(f"error: the {which} cannot go on: {exc}", file=sys.stderr)
@@ -328,8 +318,12 @@ def _run_one(run: Scenario, out: Path, *, live: bool) -> RunResult:
     return run_scenario(run, workdir=out, on_event=on_event)
 
 
-def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
-    """The ``--seeds`` branch of :func:`main`: sweep, then print the tables."""
+def _sweep_main(args: argparse.Namespace, runs: list[Scenario], *, base: str) -> int:
+    """The ``--seeds`` branch of :func:`main`: sweep, then print the tables.
+
+    ``base`` is the file's scenario name; a variant's run is ``BASE-VARIANT``,
+    which the replay commands turn back into ``--variant VARIANT``.
+    """
     from agency.sweep import ProgressBar, sweep, sweep_json, sweep_text
 
     seeds: tuple[int, ...] = args.seeds
@@ -345,24 +339,25 @@ def _sweep_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
                         run, seeds, workers=args.workers, progress=bar if show else None
                     )
                 )
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: the sweep was stopped", file=sys.stderr)
         return 130
     ok = all(result.ok for result in results)
+    variants = [
+        None if r.scenario == base else r.scenario.removeprefix(f"{base}-")
+        for r in results
+    ]
     if args.json:
         reports = [
-            sweep_json(r, source=source, variant=args.variant_of.get(r.scenario))
-            for r in results
+            sweep_json(r, source=source, variant=v)
+            for r, v in zip(results, variants, strict=True)
         ]
         whole = reports[0] if len(reports) == 1 else _several(source, ok, reports)
         print(json.dumps(whole, indent=2))
     else:
         tables = [
-            sweep_text(r, source=source, variant=args.variant_of.get(r.scenario))
-            for r in results
+            sweep_text(r, source=source, variant=v)
+            for r, v in zip(results, variants, strict=True)
         ]
         print("\n\n".join(tables))
     return 0 if ok else 1
@@ -381,9 +376,6 @@ def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
 
     try:
         found = _first_broken(args, runs)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted: the search was stopped", file=sys.stderr)
         return 130
@@ -405,28 +397,19 @@ def _shrink_main(args: argparse.Namespace, runs: list[Scenario]) -> int:
 
     run, invariant = found
     out = args.out or Path("runs") / f"{run.name}-seed{run.seed}-shrunk"
+    prepare_workdir(out, run)
     try:
-        prepare_workdir(out, run)
         shrunk = shrink(run, invariant)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except SimulationError as exc:
         print(f"error: the run of {run.name} cannot go on: {exc}", file=sys.stderr)
         return 1
     path = out / "scenario.yaml"
-    try:
-        if path.exists() or path.is_symlink():
-            raise ScenarioError(str(path), "is there already, not written by a run")
-        write_scenario(
-            shrunk.scenario, path, header=shrink_header(shrunk, args.command)
-        )
-        # Replayed from the file, to prove it shows the failure on its own.
-        result = _run_one(load_scenario(path), out, live=False)
-        mark_output(out, "scenario.yaml")
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if path.exists() or path.is_symlink():
+        raise ScenarioError(str(path), "is there already, not written by a run")
+    write_scenario(shrunk.scenario, path, header=shrink_header(shrunk, args.command))
+    # Replayed from the file, to prove it shows the failure on its own.
+    result = _run_one(load_scenario(path), out, live=False)
+    mark_output(out, "scenario.yaml")
     replay = f"python -m agency.simulate {shlex.quote(str(path))}"
     if args.json:
         print(json.dumps(shrink_json(shrunk, path=path, replay=replay), indent=2))
@@ -443,23 +426,20 @@ def _first_broken(
 
     wanted: str | None = args.invariant
     for run in runs:
+        found: list[tuple[Scenario, Sequence[str]]] = []
         if args.seeds is None:
-            candidates = [run]
-        else:
-            swept = sweep(run, args.seeds, workers=args.workers)
-            candidates = [
-                run.with_seed(outcome.seed)
-                for outcome in swept.outcomes
-                if (wanted in outcome.violations if wanted else outcome.violations)
-            ][:1]
-        for candidate in candidates:
             try:
-                broken = [v.invariant for v in run_scenario(candidate).violations]
+                found = [(run, [v.invariant for v in run_scenario(run).violations])]
             except SimulationError:
                 continue
+        else:
+            # A sweep's outcomes already name what each seed broke.
+            swept = sweep(run, args.seeds, workers=args.workers)
+            found = [(run.with_seed(o.seed), o.violations) for o in swept.outcomes]
+        for candidate, broken in found:
             if wanted is None and broken:
                 return candidate, broken[0]
-            if wanted in broken:
+            if wanted is not None and wanted in broken:
                 return candidate, wanted
     return None
 
