@@ -34,7 +34,7 @@ import asyncio
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
 import anyio
@@ -119,6 +119,14 @@ class _Waiter:
     lease: Lease | None = None
 
 
+# The counters of LockStatistics; held and waiting are read off the state.
+_COUNTERS = tuple(
+    field.name
+    for field in fields(LockStatistics)
+    if field.name not in ("held", "waiting")
+)
+
+
 class LockManager:
     """Hands out leases on named resources.
 
@@ -148,18 +156,7 @@ class LockManager:
         # rather than "not held".
         self._last_expired: dict[tuple[str, str], float] = {}
         self._next_token = 1
-        self._counts = dict.fromkeys(
-            (
-                "claims",
-                "reclaims",
-                "conflicts",
-                "renewals",
-                "releases",
-                "expiries",
-                "timeouts",
-            ),
-            0,
-        )
+        self._counts = dict.fromkeys(_COUNTERS, 0)
 
     # -- queries ---------------------------------------------------------
 
