@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from agency.clock import Clock
 from agency.errors import SimulationError, TraceFormatError
@@ -71,30 +71,22 @@ class Event:
         """
         if not isinstance(value, dict):
             raise ValueError(f"an event is a JSON object, got {_kind_of(value)}")
-        fields = dict(value)
-        head = {key: fields.pop(key, _MISSING) for key in _HEAD}
-        missing = [key for key in ("seq", "t", "at", "kind") if head[key] is _MISSING]
+        missing = [key for key in ("seq", "t", "at", "kind") if key not in value]
         if missing:
             raise ValueError(f"an event needs {', '.join(map(repr, missing))}")
-        seq, t, at, kind = head["seq"], head["t"], head["at"], head["kind"]
+        data = dict(value)
+        seq, t, at, kind = (data.pop(key) for key in ("seq", "t", "at", "kind"))
+        agent, resource = data.pop("agent", None), data.pop("resource", None)
         if type(seq) is not int or seq < 0:
             raise ValueError(f"'seq' is a whole number, 0 or more, got {seq!r}")
         if type(t) not in (int, float) or not 0 <= t < float("inf"):
             raise ValueError(f"'t' is virtual seconds, 0 or more, got {t!r}")
         if not isinstance(at, str) or not isinstance(kind, str):
             raise ValueError("'at' and 'kind' are strings")
-        for key in ("agent", "resource"):
-            if head[key] is not _MISSING and not isinstance(head[key], str | None):
-                raise ValueError(f"{key!r} is a string or null, got {head[key]!r}")
-        return cls(
-            seq=seq,
-            t=float(t),
-            at=at,
-            kind=kind,
-            agent=None if head["agent"] is _MISSING else head["agent"],
-            resource=None if head["resource"] is _MISSING else head["resource"],
-            data=fields,
-        )
+        for key, name in (("agent", agent), ("resource", resource)):
+            if not isinstance(name, str | None):
+                raise ValueError(f"{key!r} is a string or null, got {name!r}")
+        return cls(seq, float(t), at, kind, agent, resource, data)
 
     def to_json(self) -> str:
         """The event as one line of JSON with a stable key order."""
@@ -191,10 +183,6 @@ class Trace:
         path.write_bytes(self.jsonl())
 
 
-_HEAD = ("seq", "t", "at", "kind", "agent", "resource")
-_MISSING: Any = object()
-
-
 def _kind_of(value: object) -> str:
     if isinstance(value, list):
         return "an array"
@@ -245,7 +233,8 @@ class _Order:
         self.last_t = 0.0
 
     def event(self, value: object) -> Event:
-        # Trace.write puts one event on each line, so the count is the line.
+        # A trace file holds one event a line (Trace.jsonl), so the count of
+        # events read is the line.
         line = self.count + 1
         try:
             event = Event.from_json(value)
