@@ -643,8 +643,9 @@ class Expectations(_Model):
     """What must hold at the end of the run for it to pass.
 
     Attributes:
-        status: the project status in the final AGENCY.md: ``pending``,
-            ``in_progress``, ``completed`` or ``blocked`` (None: any).
+        status: the project status in the final AGENCY.md (None: any): one
+            agents write (``AGENT_STATUSES``) or the one the document starts
+            with, checked against the document when the scenario loads.
         violations: exactly these invariants are broken (by name).
         blocked: the final ``blocked`` field (None: any).
         outcomes: how named agents end (``agent-a: lost_lease``).
