@@ -338,19 +338,13 @@ def _story_text(event: Event, start: datetime) -> str | None:
         fence = _labelled("token", data.get("fence_token"))
         if fence and data.get("fence_resource"):
             fence += f" of {data['fence_resource']}"
-        revision = _labelled("revision", data.get("revision"))
-        based_on = data.get("based_on")
-        # Only a write from an older revision than the one it replaces says
-        # where it came from: that is the write that can lose others' work.
-        revision_number = data.get("revision")
-        if (
-            revision
-            and type(based_on) is int
-            and type(revision_number) is int
-            and based_on < revision_number - 1
-        ):
-            revision += f" from revision {based_on}"
-        return "writes AGENCY.md" + _bracket(revision, fence or "no fence")
+        revision, based_on = data.get("revision"), data.get("based_on")
+        made = _labelled("revision", revision)
+        # Only a write made from an older revision than the one it replaces
+        # says where it came from: that is the write that can lose others' work.
+        if type(revision) is int and type(based_on) is int and based_on < revision - 1:
+            made = f"revision {revision} from revision {based_on}"
+        return "writes AGENCY.md" + _bracket(made, fence or "no fence")
     return None
 
 
