@@ -21,7 +21,7 @@ from referencing.jsonschema import DRAFT7, DRAFT202012
 
 import utils.parsers
 from utils._jsonschema import _json_schema_validator
-from utils._stream import _DepthGauge, _walk
+from utils._stream import DepthGauge, _walk
 from utils.errors import JSONParseError, SchemaValidationError
 from utils.parsers import (
     _colons_outside_strings,
@@ -783,7 +783,7 @@ _JSONISH = st.lists(
 def test_chunked_depth_gauge_agrees_with_a_byte_walk(
     data: bytes, cuts: list[int]
 ) -> None:
-    gauge = _DepthGauge(max_depth=6)
+    gauge = DepthGauge(max_depth=6)
     offset = 0
     found = None
     position = 0

@@ -35,7 +35,7 @@ from referencing.exceptions import Unresolvable
 from utils.errors import SchemaValidationError, SchemaViolation
 
 
-def _validate(value: Any, schema: object, registry: Registry[Any] | None) -> Any:
+def validate(value: Any, schema: object, registry: Registry[Any] | None) -> Any:
     if isinstance(schema, Mapping | bool):
         _validate_json_schema(value, schema, registry)
         return value
@@ -441,13 +441,13 @@ def _pointer(path: Sequence[object]) -> str:
     )
 
 
-def _validate_item(
+def validate_item(
     item: Any, index: int, schema: object | None, registry: Registry[Any] | None
 ) -> Any:
     if schema is None:
         return item
     try:
-        return _validate(item, schema, registry)
+        return validate(item, schema, registry)
     except SchemaValidationError as exc:
         violations = [
             SchemaViolation(f"/{index}{v.pointer}", v.message) for v in exc.violations

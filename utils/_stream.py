@@ -4,7 +4,7 @@ ijson parses a stream; every chunk it reads first passes a
 :class:`_StreamGauge`, which refuses invalid UTF-8 and nesting deeper than
 ``max_depth`` as the bytes arrive, so a hostile stream fails before ijson
 builds anything from the offending bytes. The gauge's depth tracking,
-:class:`_DepthGauge`, works on undecoded chunks; :func:`utils.parsers.parse_json`
+:class:`DepthGauge`, works on undecoded chunks; :func:`utils.parsers.parse_json`
 uses it too, with the whole document as one chunk, to find where nesting
 first breaks its limit.
 
@@ -43,10 +43,10 @@ class _BadStreamBytes(Exception):
 
 # ijson's C backend raises UnicodeDecodeError for a \u escape that is a lone
 # surrogate; the Python json module accepts those.
-_STREAM_ERRORS = (ijson.JSONError, UnicodeDecodeError, _TooDeep, _BadStreamBytes)
+STREAM_ERRORS = (ijson.JSONError, UnicodeDecodeError, _TooDeep, _BadStreamBytes)
 
 
-class _AsyncBinaryFile(Protocol):
+class AsyncBinaryFile(Protocol):
     async def read(self, size: int = -1, /) -> bytes: ...
 
 
@@ -62,7 +62,7 @@ _OPENERS = frozenset(b"[{")
 _CLOSERS = frozenset(b"]}")
 
 
-class _DepthGauge:
+class DepthGauge:
     """Tracks nesting depth over UTF-8 chunks without decoding them.
 
     The fast path stays in C: escaped quotes are removed with bytes.replace,
@@ -172,7 +172,7 @@ class _StreamGauge:
 
     def __init__(self, max_depth: int):
         self.max_depth = max_depth
-        self._depth = _DepthGauge(max_depth)
+        self._depth = DepthGauge(max_depth)
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self.consumed = 0
         self.started = False
@@ -211,7 +211,7 @@ class _StreamGauge:
             raise _BadStreamBytes(offset, reason) from None
 
 
-class _GaugedReader:
+class GaugedReader:
     def __init__(self, stream: IO[bytes], max_depth: int):
         self._stream = stream
         self.gauge = _StreamGauge(max_depth)
@@ -223,8 +223,8 @@ class _GaugedReader:
         return self.gauge.check(chunk)
 
 
-class _AsyncGaugedReader:
-    def __init__(self, stream: _AsyncBinaryFile, max_depth: int):
+class AsyncGaugedReader:
+    def __init__(self, stream: AsyncBinaryFile, max_depth: int):
         self._stream = stream
         self.gauge = _StreamGauge(max_depth)
 
@@ -235,7 +235,7 @@ class _AsyncGaugedReader:
         return self.gauge.check(chunk)
 
 
-class _AsyncBytes:
+class AsyncBytes:
     def __init__(self, data: bytes):
         self._buffer = io.BytesIO(data)
 
@@ -243,7 +243,7 @@ class _AsyncBytes:
         return self._buffer.read(size)
 
 
-def _open_binary(
+def open_binary(
     source: str | os.PathLike[str] | bytes | IO[bytes],
 ) -> AbstractContextManager[IO[bytes]]:
     if isinstance(source, bytes):
@@ -253,7 +253,7 @@ def _open_binary(
     return nullcontext(source)
 
 
-def _stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseError:
+def stream_error(exc: Exception, index: int, gauge: _StreamGauge) -> JSONParseError:
     where = f"after {index} item{'' if index == 1 else 's'}"
     if isinstance(exc, _TooDeep):
         reason = (

@@ -55,16 +55,16 @@ from typing import IO, Any, NamedTuple
 import ijson
 from referencing import Registry
 
-from utils._jsonschema import _validate, _validate_item
+from utils._jsonschema import validate, validate_item
 from utils._stream import (
-    _STREAM_ERRORS,
-    _AsyncBinaryFile,
-    _AsyncBytes,
-    _AsyncGaugedReader,
-    _DepthGauge,
-    _GaugedReader,
-    _open_binary,
-    _stream_error,
+    STREAM_ERRORS,
+    AsyncBinaryFile,
+    AsyncBytes,
+    AsyncGaugedReader,
+    DepthGauge,
+    GaugedReader,
+    open_binary,
+    stream_error,
 )
 from utils.errors import JSONParseError
 
@@ -261,7 +261,7 @@ def parse_json(
 
     if schema is None:
         return value
-    return _validate(value, schema, registry)
+    return validate(value, schema, registry)
 
 
 def iter_json_items(
@@ -298,22 +298,22 @@ def iter_json_items(
             read so far.
         SchemaValidationError: an item breaks ``schema``.
     """
-    with _open_binary(source) as stream:
-        reader = _GaugedReader(stream, max_depth)
+    with open_binary(source) as stream:
+        reader = GaugedReader(stream, max_depth)
         index = 0
         try:
             items = ijson.items(
                 reader, prefix, use_float=True, multiple_values=multiple_values
             )
             for item in items:
-                yield _validate_item(item, index, schema, registry)
+                yield validate_item(item, index, schema, registry)
                 index += 1
-        except _STREAM_ERRORS as exc:
-            raise _stream_error(exc, index, reader.gauge) from None
+        except STREAM_ERRORS as exc:
+            raise stream_error(exc, index, reader.gauge) from None
 
 
 async def aiter_json_items(
-    source: str | os.PathLike[str] | bytes | _AsyncBinaryFile,
+    source: str | os.PathLike[str] | bytes | AsyncBinaryFile,
     prefix: str = "item",
     *,
     schema: object | None = None,
@@ -328,7 +328,7 @@ async def aiter_json_items(
     """
     options = _StreamOptions(schema, max_depth, registry, multiple_values)
     if isinstance(source, bytes):
-        async for item in _aiter_from(_AsyncBytes(source), prefix, options):
+        async for item in _aiter_from(AsyncBytes(source), prefix, options):
             yield item
     elif isinstance(source, str | os.PathLike):
         import aiofiles
@@ -349,19 +349,19 @@ class _StreamOptions(NamedTuple):
 
 
 async def _aiter_from(
-    stream: _AsyncBinaryFile, prefix: str, options: _StreamOptions
+    stream: AsyncBinaryFile, prefix: str, options: _StreamOptions
 ) -> AsyncIterator[Any]:
-    reader = _AsyncGaugedReader(stream, options.max_depth)
+    reader = AsyncGaugedReader(stream, options.max_depth)
     items = ijson.items_async(
         reader, prefix, use_float=True, multiple_values=options.multiple_values
     )
     index = 0
     try:
         async for item in items:
-            yield _validate_item(item, index, options.schema, options.registry)
+            yield validate_item(item, index, options.schema, options.registry)
             index += 1
-    except _STREAM_ERRORS as exc:
-        raise _stream_error(exc, index, reader.gauge) from None
+    except STREAM_ERRORS as exc:
+        raise stream_error(exc, index, reader.gauge) from None
 
 
 # -- decoding and positions --------------------------------------------------
@@ -661,7 +661,7 @@ def _might_be_deep(text: str, max_depth: int) -> bool:
 def _check_depth(data: str | bytes, text: str, max_depth: int) -> None:
     """Raise JSONParseError where nesting first exceeds ``max_depth``."""
     blob = text.encode("utf-8", "surrogatepass")
-    too_deep_at = _DepthGauge(max_depth).feed(blob)
+    too_deep_at = DepthGauge(max_depth).feed(blob)
     if too_deep_at is not None:
         index = len(blob[:too_deep_at].decode("utf-8", "surrogatepass"))
         reason = f"nesting deeper than max_depth={max_depth}"
